@@ -1,0 +1,361 @@
+/**
+ * A message session of a scale set: long polls of its message queue, acknowledgements and job
+ * acquisition. Created in a `Scope` by `ScaleSetClient.createMessageSession`; closing the scope
+ * deletes the session on the service.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as SynchronizedRef from "effect/SynchronizedRef"
+import type * as Retry from "./Retry.js"
+import * as ScaleSetSchema from "./ScaleSetSchema.js"
+import {
+  MessageQueueTokenExpired,
+  ResponseDecodeError,
+  type RequestError,
+  SessionConflict,
+  ValidationError
+} from "./ScaleSetError.js"
+import type { ActionsApi } from "./internal/actions.js"
+import {
+  decodeError,
+  decodeJson,
+  describeParseError,
+  errorFromResponse,
+  joinUrl,
+  withQuery,
+  type RawResponse,
+  requestContext
+} from "./internal/http.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MessageSession {
+  readonly scaleSetId: number
+  /** The current session (it changes when the session is refreshed or re-created). */
+  readonly session: Effect.Effect<ScaleSetSchema.RunnerScaleSetSession>
+  /**
+   * Long-polls the queue. `lastMessageId` is sent when > 0; `maxCapacity` (0..2³¹−1) tells the
+   * service how many runners this scale set can have. `None` when the poll ended without a message.
+   */
+  readonly getMessage: (
+    lastMessageId: number,
+    maxCapacity: number
+  ) => Effect.Effect<Option.Option<ScaleSetSchema.RunnerScaleSetMessage>, MessageSessionError>
+  /** Acknowledges a message, so it is not delivered again. */
+  readonly deleteMessage: (messageId: number) => Effect.Effect<void, MessageSessionError>
+  /** Acquires the jobs of `JobAvailable` messages by their runner request ids. */
+  readonly acquireJobs: (requestIds: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<number>, MessageSessionError>
+  /** Refreshes the session (new queue token); a session gone on the service is re-created. */
+  readonly refresh: Effect.Effect<ScaleSetSchema.RunnerScaleSetSession, RequestError>
+  /** Deletes the session now. The scope's release then has nothing left to do. */
+  readonly close: Effect.Effect<void, RequestError>
+}
+
+/** @since 0.1.0 @category errors */
+export type MessageSessionError = RequestError | MessageQueueTokenExpired | ValidationError
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MessageSessionOptions {
+  /** Retry policy of session, message and acquire requests (defaults to the client's). */
+  readonly retry?: Retry.RetryOptions | undefined
+  /** Per-attempt timeout of session and acquire requests (defaults to the client's). */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** A long poll is cut after this and retried; the service holds about 50 s. Default 90 s. */
+  readonly pollTimeout?: Duration.DurationInput | undefined
+  /** While another client holds the session (409), retry this often… Default 30 s. */
+  readonly conflictRetryInterval?: Duration.DurationInput | undefined
+  /** …for this long. Default 5 minutes; 0 fails at once. */
+  readonly conflictRetryFor?: Duration.DurationInput | undefined
+  /** The release (session delete) gives up after this. Default 10 s. */
+  readonly closeTimeout?: Duration.DurationInput | undefined
+}
+
+const ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+const MAX_CAPACITY = 2 ** 31 - 1
+
+const decodeSession = decodeJson(ScaleSetSchema.RunnerScaleSetSession)
+const decodeEnvelope = decodeJson(ScaleSetSchema.MessageEnvelope)
+const decodeAcquired = decodeJson(ScaleSetSchema.ListOf(Schema.Number))
+const jobDecoders = {
+  JobAvailable: Schema.decodeUnknown(ScaleSetSchema.JobAvailable),
+  JobAssigned: Schema.decodeUnknown(ScaleSetSchema.JobAssigned),
+  JobStarted: Schema.decodeUnknown(ScaleSetSchema.JobStarted),
+  JobCompleted: Schema.decodeUnknown(ScaleSetSchema.JobCompleted)
+} as const
+
+/** A session the service answered with must be usable: id, queue URL, token and statistics. */
+const validateSession = (res: RawResponse, session: ScaleSetSchema.RunnerScaleSetSession) => {
+  const problem = session.sessionId === "" || session.sessionId === ZERO_UUID
+    ? "the session has no sessionId"
+    : session.messageQueueUrl === "" || !URL.canParse(session.messageQueueUrl)
+    ? "the session has no valid messageQueueUrl"
+    : Redacted.value(session.messageQueueAccessToken) === ""
+    ? "the session has no messageQueueAccessToken"
+    : session.statistics == null
+    ? "the session has no statistics"
+    : undefined
+  return problem === undefined ? Effect.succeed(session) : Effect.fail(decodeError(res, problem))
+}
+
+/**
+ * Decodes a queue message: the envelope, then its `body` (a JSON string) job by job. Unknown job
+ * types are skipped; a malformed known one fails the whole message.
+ *
+ * @since 0.1.0
+ */
+export const decodeMessage = (
+  res: RawResponse
+): Effect.Effect<ScaleSetSchema.RunnerScaleSetMessage, ResponseDecodeError> =>
+  Effect.gen(function*() {
+    const envelope = yield* decodeEnvelope(res)
+    if (envelope.messageType !== "RunnerScaleSetJobMessages") {
+      return yield* decodeError(res, `unsupported message type ${JSON.stringify(envelope.messageType)}`)
+    }
+    const jobs: Array<ScaleSetSchema.JobMessage> = []
+    if (envelope.body.trim() !== "") {
+      let items: unknown
+      try {
+        items = JSON.parse(envelope.body)
+      } catch {
+        return yield* decodeError(res, "the message body is not JSON")
+      }
+      if (!Array.isArray(items)) return yield* decodeError(res, "the message body is not a JSON array")
+      for (const [index, item] of items.entries()) {
+        const type = typeof item === "object" && item !== null ? (item as { messageType?: unknown }).messageType : undefined
+        if (typeof type !== "string" || !(type in jobDecoders)) {
+          yield* Effect.logDebug("skipping a job message of unknown type").pipe(
+            Effect.annotateLogs({ messageId: envelope.messageId, messageType: String(type) })
+          )
+          continue
+        }
+        const decode: (u: unknown) => Effect.Effect<ScaleSetSchema.JobMessage, ParseResult.ParseError> =
+          jobDecoders[type as keyof typeof jobDecoders]
+        const job = yield* Effect.mapError(
+          decode(item),
+          (e) => decodeError(res, `job message ${index} (${type}): ${describeParseError(e)}`)
+        )
+        jobs.push(job)
+      }
+    }
+    return {
+      messageId: envelope.messageId,
+      messageType: envelope.messageType,
+      statistics: envelope.statistics ?? undefined,
+      jobs
+    }
+  })
+
+const sessionPath = (scaleSetId: number, sessionId?: string) =>
+  `_apis/runtime/runnerscalesets/${scaleSetId}/sessions${sessionId === undefined ? "" : `/${sessionId}`}`
+
+interface State {
+  readonly session: ScaleSetSchema.RunnerScaleSetSession
+  /** Increments on every refresh, so concurrent 401s refresh once. */
+  readonly generation: number
+  readonly closed: boolean
+}
+
+/**
+ * Creates a session and returns it in the current scope. Internal: use
+ * `ScaleSetClient.createMessageSession`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  api: ActionsApi,
+  scaleSetId: number,
+  owner: string,
+  options: MessageSessionOptions = {}
+): Effect.Effect<MessageSession, RequestError | ValidationError, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (!Number.isSafeInteger(scaleSetId) || scaleSetId <= 0) {
+      return yield* new ValidationError({ field: "scaleSetId", reason: `must be a positive integer, got ${scaleSetId}` })
+    }
+    const retry = options.retry
+    const timeout = options.timeout
+    const pollTimeout = options.pollTimeout ?? Duration.seconds(90)
+
+    const create = Effect.gen(function*() {
+      const res = yield* api.request({
+        method: "POST",
+        path: sessionPath(scaleSetId),
+        json: { sessionId: ZERO_UUID, ownerName: owner },
+        ok: [200],
+        retry,
+        timeout
+      })
+      return yield* decodeSession(res).pipe(Effect.flatMap((s) => validateSession(res, s)))
+    })
+
+    const conflictSchedule = Schedule.spaced(options.conflictRetryInterval ?? Duration.seconds(30)).pipe(
+      Schedule.upTo(options.conflictRetryFor ?? Duration.minutes(5))
+    )
+    const createWithConflictRetry = create.pipe(
+      Effect.tapErrorTag("SessionConflict", () =>
+        Effect.logInfo("another client holds the message session of this scale set; retrying").pipe(
+          Effect.annotateLogs({ scaleSetId, owner })
+        )),
+      Effect.retry({ schedule: conflictSchedule, while: (e) => e instanceof SessionConflict })
+    )
+
+    const state = yield* Effect.acquireRelease(
+      Effect.flatMap(createWithConflictRetry, (session) =>
+        SynchronizedRef.make<State>({ session, generation: 0, closed: false })),
+      (ref) =>
+        deleteSession(ref).pipe(
+          Effect.timeout(options.closeTimeout ?? Duration.seconds(10)),
+          Effect.catchAllCause((cause) =>
+            Effect.logWarning("the message session was not deleted", cause).pipe(Effect.annotateLogs({ scaleSetId })))
+        )
+    )
+
+    function deleteSession(ref: SynchronizedRef.SynchronizedRef<State>): Effect.Effect<void, RequestError> {
+      return SynchronizedRef.updateEffect(ref, (current) =>
+        current.closed ? Effect.succeed(current) : api.request({
+          method: "DELETE",
+          path: sessionPath(scaleSetId, current.session.sessionId),
+          ok: [204, 404, 400],
+          retry,
+          timeout
+        }).pipe(
+          Effect.flatMap((res) =>
+            // 404 and 400 …SessionExpiredException mean the session is already gone
+            res.status === 204 || res.status === 404 || res.text.includes("SessionExpiredException")
+              ? Effect.void
+              : Effect.fail(errorFromResponse(res))
+          ),
+          Effect.as({ ...current, closed: true })
+        ))
+    }
+
+    /** Refreshes once per generation: concurrent callers that saw the same 401 share one PATCH. */
+    const refreshFrom = (seen: number) =>
+      SynchronizedRef.modifyEffect(state, (current) => {
+        if (current.generation !== seen) return Effect.succeed([current.session, current] as const)
+        return api.request({
+          method: "PATCH",
+          path: sessionPath(scaleSetId, current.session.sessionId),
+          ok: [200, 404],
+          retry,
+          timeout
+        }).pipe(
+          Effect.flatMap((res) =>
+            res.status === 404
+              ? Effect.zipLeft(
+                create,
+                Effect.logInfo("the message session was gone; created a new one").pipe(
+                  Effect.annotateLogs({ scaleSetId })
+                )
+              )
+              : Effect.flatMap(decodeSession(res), (s) => validateSession(res, s))
+          ),
+          Effect.map((session) => [session, { session, generation: current.generation + 1, closed: false }] as const)
+        )
+      })
+
+    /** Runs a queue request; on 401 refreshes the session once and retries; a second 401 is final. */
+    const withQueueToken = <A, E>(
+      send: (session: ScaleSetSchema.RunnerScaleSetSession) => Effect.Effect<RawResponse, E>,
+      handle: (res: RawResponse) => Effect.Effect<A, E | ResponseDecodeError | RequestError>
+    ): Effect.Effect<A, E | ResponseDecodeError | RequestError | MessageQueueTokenExpired> =>
+      Effect.gen(function*() {
+        const before = yield* SynchronizedRef.get(state)
+        const first = yield* send(before.session)
+        if (first.status !== 401) return yield* handle(first)
+        const session = yield* refreshFrom(before.generation)
+        const second = yield* send(session)
+        if (second.status !== 401) return yield* handle(second)
+        return yield* new MessageQueueTokenExpired({
+          ...requestContext(second, second),
+          body: second.text === "" ? undefined : second.text
+        })
+      })
+
+    const queueHeaders = (session: ScaleSetSchema.RunnerScaleSetSession) => ({
+      Authorization: `Bearer ${Redacted.value(session.messageQueueAccessToken)}`
+    })
+
+    const getMessage = Effect.fn("MessageSession.getMessage")(function*(lastMessageId: number, maxCapacity: number) {
+      if (!Number.isSafeInteger(maxCapacity) || maxCapacity < 0 || maxCapacity > MAX_CAPACITY) {
+        return yield* new ValidationError({ field: "maxCapacity", reason: `must be an integer in 0..${MAX_CAPACITY}, got ${maxCapacity}` })
+      }
+      yield* Effect.annotateCurrentSpan({ scaleSetId, lastMessageId, maxCapacity })
+      return yield* withQueueToken(
+        (session) =>
+          api.pipeline.send({
+            method: "GET",
+            url: withQuery(session.messageQueueUrl, lastMessageId > 0 ? { lastMessageId } : {}),
+            headers: {
+              ...queueHeaders(session),
+              Accept: "application/json; api-version=6.0-preview",
+              "X-ScaleSetMaxCapacity": String(maxCapacity)
+            },
+            ok: [200, 202, 401],
+            timeout: pollTimeout,
+            ...(retry === undefined ? {} : { retry })
+          }),
+        (res) => res.status === 202 ? Effect.succeedNone : Effect.asSome(decodeMessage(res))
+      )
+    })
+
+    const deleteMessage = Effect.fn("MessageSession.deleteMessage")(function*(messageId: number) {
+      yield* Effect.annotateCurrentSpan({ scaleSetId, messageId })
+      return yield* withQueueToken(
+        (session) =>
+          api.pipeline.send({
+            method: "DELETE",
+            url: joinUrl(session.messageQueueUrl, String(messageId)),
+            headers: { ...queueHeaders(session), "Content-Type": "application/json" },
+            ok: [204, 401],
+            ...(retry === undefined ? {} : { retry }),
+            ...(timeout === undefined ? {} : { timeout })
+          }),
+        () => Effect.void
+      )
+    })
+
+    const acquireJobs = Effect.fn("MessageSession.acquireJobs")(function*(requestIds: ReadonlyArray<number>) {
+      yield* Effect.annotateCurrentSpan({ scaleSetId, jobs: requestIds.length })
+      return yield* withQueueToken(
+        (session) =>
+          api.request({
+            method: "POST",
+            path: `_apis/runtime/runnerscalesets/${scaleSetId}/acquirejobs`,
+            json: requestIds,
+            token: session.messageQueueAccessToken,
+            ok: [200, 401],
+            retry,
+            timeout
+          }),
+        (res) => Effect.map(decodeAcquired(res), (list) => list.value)
+      )
+    })
+
+    const current = SynchronizedRef.get(state)
+    return {
+      scaleSetId,
+      session: Effect.map(current, (s) => s.session),
+      getMessage,
+      deleteMessage,
+      acquireJobs,
+      refresh: Effect.flatMap(current, (s) => refreshFrom(s.generation)).pipe(
+        Effect.withSpan("MessageSession.refresh")
+      ),
+      close: deleteSession(state).pipe(Effect.withSpan("MessageSession.close"))
+    } satisfies MessageSession
+  })
+

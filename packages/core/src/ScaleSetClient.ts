@@ -1,0 +1,367 @@
+/**
+ * The scale set client: scale sets, runner groups, runners, JIT configs and message sessions, every
+ * call through one request pipeline (token chain, retries, error mapping, decoding, a span each).
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Credentials from "./Credentials.js"
+import * as GitHubConfig from "./GitHubConfig.js"
+import * as MessageSession from "./MessageSession.js"
+import * as Retry from "./Retry.js"
+import * as ScaleSetSchema from "./ScaleSetSchema.js"
+import {
+  type AuthError,
+  type InvalidConfigUrl,
+  type RequestError,
+  RunnerGroupNotFound,
+  ValidationError
+} from "./ScaleSetError.js"
+import * as SystemInfo from "./SystemInfo.js"
+import * as Actions from "./internal/actions.js"
+import { decodeError, decodeJson, makePipeline, type RawResponse } from "./internal/http.js"
+import * as TokenChain from "./internal/tokenChain.js"
+
+/** The runner group every organization has. @since 0.1.0 */
+export const DEFAULT_RUNNER_GROUP = "default"
+
+/**
+ * What to create or update. On create, labels default to one label named after the scale set;
+ * a label without a type gets type `System`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunnerScaleSetInput {
+  readonly name?: string | undefined
+  readonly runnerGroupId?: number | undefined
+  readonly runnerGroupName?: string | undefined
+  readonly labels?: ReadonlyArray<{ readonly name: string; readonly type?: string | undefined }> | undefined
+  readonly runnerSetting?: { readonly disableUpdate?: boolean | undefined } | undefined
+  readonly runnerJitConfigUrl?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface JitRunnerSetting {
+  readonly name?: string | undefined
+  readonly workFolder?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScaleSetClientShape {
+  readonly config: GitHubConfig.GitHubConfig
+  readonly getRunnerScaleSet: (
+    runnerGroupId: number,
+    name: string
+  ) => Effect.Effect<Option.Option<ScaleSetSchema.RunnerScaleSet>, RequestError>
+  readonly getRunnerScaleSetById: (id: number) => Effect.Effect<ScaleSetSchema.RunnerScaleSet, RequestError>
+  readonly createRunnerScaleSet: (
+    input: RunnerScaleSetInput
+  ) => Effect.Effect<ScaleSetSchema.RunnerScaleSet, RequestError | ValidationError>
+  readonly updateRunnerScaleSet: (
+    id: number,
+    patch: RunnerScaleSetInput
+  ) => Effect.Effect<ScaleSetSchema.RunnerScaleSet, RequestError | ValidationError>
+  readonly deleteRunnerScaleSet: (id: number) => Effect.Effect<void, RequestError>
+  /** Finds the scale set by name in the group, or creates it from `input`. */
+  readonly getOrCreateRunnerScaleSet: (
+    input: RunnerScaleSetInput & { readonly name: string; readonly runnerGroupId: number }
+  ) => Effect.Effect<ScaleSetSchema.RunnerScaleSet, RequestError | ValidationError>
+  readonly getRunnerGroupByName: (
+    name: string
+  ) => Effect.Effect<ScaleSetSchema.RunnerGroup, RequestError | RunnerGroupNotFound>
+  readonly generateJitRunnerConfig: (
+    setting: JitRunnerSetting,
+    scaleSetId: number
+  ) => Effect.Effect<ScaleSetSchema.RunnerScaleSetJitRunnerConfig, RequestError>
+  readonly getRunner: (id: number) => Effect.Effect<ScaleSetSchema.RunnerReference, RequestError>
+  readonly getRunnerByName: (name: string) => Effect.Effect<Option.Option<ScaleSetSchema.RunnerReference>, RequestError>
+  readonly removeRunner: (id: number) => Effect.Effect<void, RequestError>
+  readonly createMessageSession: (
+    scaleSetId: number,
+    owner: string,
+    options?: MessageSession.MessageSessionOptions
+  ) => Effect.Effect<MessageSession.MessageSession, RequestError | ValidationError, Scope.Scope>
+  readonly systemInfo: Effect.Effect<SystemInfo.SystemInfo>
+  readonly setSystemInfo: (info: SystemInfo.SystemInfo) => Effect.Effect<void>
+  /** A JSON string for diagnostics: `{has_proxy, has_root_ca, system_info}`. No secrets. */
+  readonly debugInfo: Effect.Effect<string>
+  /** How many token chains ran so far (diagnostics). */
+  readonly tokenRefreshes: Effect.Effect<number>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class ScaleSetClient extends Context.Tag("@scaleset/core/ScaleSetClient")<ScaleSetClient, ScaleSetClientShape>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScaleSetClientOptions {
+  /** Where the scale sets live: `https://github.com/{org}`, `…/{owner}/{repo}` or `…/enterprises/{ent}`. */
+  readonly url: string
+  readonly credentials: Credentials.Credentials
+  readonly systemInfo?: Partial<SystemInfo.SystemInfo> | undefined
+  readonly retry?: Retry.RetryOptions | undefined
+  /** Per-attempt timeout. Default 5 minutes. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Defaults for every message session this client creates. */
+  readonly session?: MessageSession.MessageSessionOptions | undefined
+  /** What the transport layer adds, for `debugInfo` (the Node layer sets it). */
+  readonly transport?: { readonly hasProxy?: boolean; readonly hasRootCa?: boolean } | undefined
+}
+
+const validId = (field: string, id: number) =>
+  Number.isSafeInteger(id) && id > 0
+    ? Effect.void
+    : Effect.fail(new ValidationError({ field, reason: `must be a positive integer, got ${id}` }))
+
+/** The body Go sends: empty fields omitted, labels typed, `RunnerSetting` and a zero `createdOn` always. */
+const scaleSetBody = (input: RunnerScaleSetInput, defaultLabels: boolean) => {
+  const labels = input.labels && input.labels.length > 0
+    ? input.labels.map((l) => ({ name: l.name, type: l.type || "System" }))
+    : defaultLabels && input.name
+    ? [{ name: input.name, type: "System" }]
+    : undefined
+  return {
+    ...(input.name ? { name: input.name } : {}),
+    ...(input.runnerGroupId ? { runnerGroupId: input.runnerGroupId } : {}),
+    ...(input.runnerGroupName ? { runnerGroupName: input.runnerGroupName } : {}),
+    ...(labels ? { labels } : {}),
+    RunnerSetting: input.runnerSetting?.disableUpdate ? { disableUpdate: true } : {},
+    createdOn: ScaleSetSchema.ZERO_TIME,
+    ...(input.runnerJitConfigUrl ? { runnerJitConfigUrl: input.runnerJitConfigUrl } : {})
+  }
+}
+
+const decodeScaleSet = decodeJson(ScaleSetSchema.RunnerScaleSet)
+const decodeScaleSetOrNull = decodeJson(Schema.NullOr(ScaleSetSchema.RunnerScaleSet))
+const decodeScaleSets = decodeJson(ScaleSetSchema.ListOf(ScaleSetSchema.RunnerScaleSet))
+const decodeGroups = decodeJson(ScaleSetSchema.ListOf(ScaleSetSchema.RunnerGroup))
+const decodeRunner = decodeJson(ScaleSetSchema.RunnerReference)
+const decodeRunners = decodeJson(ScaleSetSchema.ListOf(ScaleSetSchema.RunnerReference))
+const decodeJit = decodeJson(ScaleSetSchema.RunnerScaleSetJitRunnerConfig)
+
+/**
+ * A lookup by name: count 0 → none, 1 → the one, more → an error naming the request.
+ * `count` 1 with an empty list is inconsistent, so a decode error rather than a crash.
+ */
+const single = <A>(res: RawResponse, list: { readonly count: number; readonly value: ReadonlyArray<A> }, what: string) => {
+  if (list.count === 0) return Effect.succeedNone
+  if (list.count > 1) return Effect.fail(decodeError(res, `multiple ${what} found (count ${list.count})`))
+  const [first] = list.value
+  return first === undefined
+    ? Effect.fail(decodeError(res, `count is 1 but the list of ${what} is empty`))
+    : Effect.succeed(Option.some(first))
+}
+
+/**
+ * Builds a client. No request is sent until the first operation; app credentials are checked
+ * (and the key imported) here, so a bad key fails the layer, not the first call.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: ScaleSetClientOptions
+): Effect.Effect<ScaleSetClientShape, InvalidConfigUrl | AuthError, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const config = yield* GitHubConfig.parse(options.url)
+    yield* Credentials.validate(options.credentials)
+    const appKey = options.credentials._tag === "GitHubApp"
+      ? Option.some(yield* Credentials.importPrivateKey(options.credentials.privateKey))
+      : Option.none()
+    const http = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerPropagation(false))
+
+    const info = yield* Ref.make(SystemInfo.make(options.systemInfo))
+    const userAgent = yield* Ref.make(SystemInfo.userAgent(SystemInfo.make(options.systemInfo)))
+    const pipeline = makePipeline(http, {
+      retry: options.retry ?? {},
+      timeout: options.timeout ?? Duration.minutes(5),
+      userAgent: Ref.get(userAgent)
+    })
+    const tokens = yield* TokenChain.make({ config, credentials: options.credentials, appKey, pipeline })
+    const api = Actions.make(pipeline, tokens)
+
+    const getRunnerScaleSet = Effect.fn("ScaleSetClient.getRunnerScaleSet")(function*(runnerGroupId: number, name: string) {
+      yield* Effect.annotateCurrentSpan({ runnerGroupId, name })
+      const res = yield* api.request({ method: "GET", path: "_apis/runtime/runnerscalesets", query: { runnerGroupId, name }, ok: [200] })
+      return yield* single(res, yield* decodeScaleSets(res), `runner scale sets named ${JSON.stringify(name)}`)
+    })
+
+    const getRunnerScaleSetById = Effect.fn("ScaleSetClient.getRunnerScaleSetById")(function*(id: number) {
+      yield* Effect.annotateCurrentSpan({ scaleSetId: id })
+      const res = yield* api.request({ method: "GET", path: `_apis/runtime/runnerscalesets/${id}`, ok: [200] })
+      const scaleSet = yield* decodeScaleSetOrNull(res)
+      return scaleSet === null ? yield* decodeError(res, "the body is null, not a runner scale set") : scaleSet
+    })
+
+    const createRunnerScaleSet = Effect.fn("ScaleSetClient.createRunnerScaleSet")(function*(input: RunnerScaleSetInput) {
+      if (!input.name && !(input.labels && input.labels.length > 0)) {
+        return yield* new ValidationError({ field: "runnerScaleSet", reason: "a name or at least one label is required" })
+      }
+      const res = yield* api.request({ method: "POST", path: "_apis/runtime/runnerscalesets", json: scaleSetBody(input, true), ok: [200] })
+      return yield* decodeScaleSet(res)
+    })
+
+    const updateRunnerScaleSet = Effect.fn("ScaleSetClient.updateRunnerScaleSet")(function*(id: number, patch: RunnerScaleSetInput) {
+      yield* validId("runnerScaleSetId", id)
+      yield* Effect.annotateCurrentSpan({ scaleSetId: id })
+      const res = yield* api.request({ method: "PATCH", path: `_apis/runtime/runnerscalesets/${id}`, json: scaleSetBody(patch, false), ok: [200] })
+      return yield* decodeScaleSet(res)
+    })
+
+    const deleteRunnerScaleSet = Effect.fn("ScaleSetClient.deleteRunnerScaleSet")(function*(id: number) {
+      yield* Effect.annotateCurrentSpan({ scaleSetId: id })
+      yield* api.request({ method: "DELETE", path: `_apis/runtime/runnerscalesets/${id}`, ok: [204] })
+    })
+
+    const getOrCreateRunnerScaleSet = Effect.fn("ScaleSetClient.getOrCreateRunnerScaleSet")(function*(
+      input: RunnerScaleSetInput & { readonly name: string; readonly runnerGroupId: number }
+    ) {
+      const existing = yield* getRunnerScaleSet(input.runnerGroupId, input.name)
+      return Option.isSome(existing) ? existing.value : yield* createRunnerScaleSet(input)
+    })
+
+    const getRunnerGroupByName = Effect.fn("ScaleSetClient.getRunnerGroupByName")(function*(name: string) {
+      yield* Effect.annotateCurrentSpan({ name })
+      const res = yield* api.request({ method: "GET", path: "_apis/runtime/runnergroups/", query: { groupName: name }, ok: [200] })
+      const group = yield* single(res, yield* decodeGroups(res), `runner groups named ${JSON.stringify(name)}`)
+      return Option.isSome(group)
+        ? group.value
+        : yield* new RunnerGroupNotFound({ method: res.method, url: res.url, status: res.status, name })
+    })
+
+    const generateJitRunnerConfig = Effect.fn("ScaleSetClient.generateJitRunnerConfig")(function*(
+      setting: JitRunnerSetting,
+      scaleSetId: number
+    ) {
+      yield* Effect.annotateCurrentSpan({ scaleSetId })
+      const res = yield* api.request({
+        method: "POST",
+        path: `_apis/runtime/runnerscalesets/${scaleSetId}/generatejitconfig`,
+        json: { name: setting.name ?? "", workFolder: setting.workFolder ?? "" },
+        ok: [200]
+      })
+      return yield* decodeJit(res)
+    })
+
+    const getRunner = Effect.fn("ScaleSetClient.getRunner")(function*(id: number) {
+      yield* Effect.annotateCurrentSpan({ runnerId: id })
+      const res = yield* api.request({ method: "GET", path: `_apis/distributedtask/pools/0/agents/${id}`, ok: [200] })
+      return yield* decodeRunner(res)
+    })
+
+    const getRunnerByName = Effect.fn("ScaleSetClient.getRunnerByName")(function*(name: string) {
+      yield* Effect.annotateCurrentSpan({ name })
+      const res = yield* api.request({ method: "GET", path: "_apis/distributedtask/pools/0/agents", query: { agentName: name }, ok: [200] })
+      return yield* single(res, yield* decodeRunners(res), `runners named ${JSON.stringify(name)}`)
+    })
+
+    const removeRunner = Effect.fn("ScaleSetClient.removeRunner")(function*(id: number) {
+      yield* Effect.annotateCurrentSpan({ runnerId: id })
+      yield* api.request({ method: "DELETE", path: `_apis/distributedtask/pools/0/agents/${id}`, ok: [204] })
+    })
+
+    const createMessageSession = (scaleSetId: number, owner: string, sessionOptions?: MessageSession.MessageSessionOptions) =>
+      MessageSession.make(api, scaleSetId, owner, { ...options.session, ...sessionOptions }).pipe(
+        Effect.withSpan("ScaleSetClient.createMessageSession", { attributes: { scaleSetId, owner } })
+      )
+
+    const setSystemInfo = (next: SystemInfo.SystemInfo) =>
+      Effect.zipRight(Ref.set(info, next), Ref.set(userAgent, SystemInfo.userAgent(next)))
+
+    return ScaleSetClient.of({
+      config,
+      getRunnerScaleSet,
+      getRunnerScaleSetById,
+      createRunnerScaleSet,
+      updateRunnerScaleSet,
+      deleteRunnerScaleSet,
+      getOrCreateRunnerScaleSet,
+      getRunnerGroupByName,
+      generateJitRunnerConfig,
+      getRunner,
+      getRunnerByName,
+      removeRunner,
+      createMessageSession,
+      systemInfo: Ref.get(info),
+      setSystemInfo,
+      debugInfo: Effect.map(Ref.get(userAgent), (ua) =>
+        JSON.stringify({
+          has_proxy: options.transport?.hasProxy ?? false,
+          has_root_ca: options.transport?.hasRootCa ?? false,
+          system_info: ua
+        })),
+      tokenRefreshes: tokens.refreshes
+    })
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: ScaleSetClientOptions
+): Layer.Layer<ScaleSetClient, InvalidConfigUrl | AuthError, HttpClient.HttpClient> =>
+  Layer.effect(ScaleSetClient, make(options))
+
+/**
+ * Options read from configuration (the environment by default):
+ * `SCALESET_URL`; `SCALESET_TOKEN`, or `SCALESET_APP_CLIENT_ID` (or `SCALESET_APP_ID`),
+ * `SCALESET_APP_INSTALLATION_ID` and `SCALESET_APP_PRIVATE_KEY`; `SCALESET_RETRY_MAX`,
+ * `SCALESET_RETRY_WAIT_MAX`, `SCALESET_TIMEOUT` (durations such as `30 seconds`).
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<ScaleSetClientOptions> = Config.all({
+  url: Config.string("SCALESET_URL"),
+  credentials: Config.orElse(
+    Config.map(Config.redacted("SCALESET_TOKEN"), Credentials.personalAccessToken),
+    () =>
+      Config.map(
+        Config.all({
+          clientId: Config.string("SCALESET_APP_CLIENT_ID").pipe(Config.orElse(() => Config.string("SCALESET_APP_ID"))),
+          installationId: Config.integer("SCALESET_APP_INSTALLATION_ID"),
+          privateKey: Config.redacted("SCALESET_APP_PRIVATE_KEY")
+        }),
+        Credentials.gitHubApp
+      )
+  ),
+  retry: Config.all({
+    max: Config.integer("SCALESET_RETRY_MAX").pipe(Config.withDefault(Retry.defaults.max)),
+    waitMax: Config.duration("SCALESET_RETRY_WAIT_MAX").pipe(Config.withDefault(Retry.defaults.waitMax))
+  }),
+  timeout: Config.duration("SCALESET_TIMEOUT").pipe(Config.withDefault(Duration.minutes(5)))
+})
+
+/**
+ * A client whose options come from `Config` (see `config`), or from the config given.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config<ScaleSetClientOptions> = config
+): Layer.Layer<ScaleSetClient, InvalidConfigUrl | AuthError | import("effect/ConfigError").ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(ScaleSetClient, Effect.flatMap(options, make))
+

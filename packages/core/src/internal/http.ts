@@ -1,0 +1,305 @@
+/**
+ * The one request pipeline every operation passes through: request building, User-Agent,
+ * per-attempt timeout, retries on a Schedule (Retry-After honoured), BOM stripping, error mapping
+ * and Schema decoding.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Retry from "../Retry.js"
+import {
+  ActionsException,
+  JobStillRunning,
+  ResponseDecodeError,
+  RunnerExists,
+  RunnerNotFound,
+  ScaleSetApiError,
+  ScaleSetNotFound,
+  SessionConflict
+} from "../ScaleSetError.js"
+
+export type Method = "GET" | "POST" | "PATCH" | "DELETE"
+
+export interface RequestSpec {
+  readonly method: Method
+  readonly url: string
+  readonly headers: Record<string, string>
+  /** A JSON value; sent as `application/json` text. */
+  readonly json?: unknown
+  /** Send an empty body (with the given Content-Type). */
+  readonly emptyBody?: boolean
+  /** The statuses that mean success; default any 2xx. */
+  readonly ok?: ReadonlyArray<number>
+  /** Statuses retried in addition to the transient ones (runner-registration: 401, 403). */
+  readonly retryAlso?: ReadonlyArray<number>
+  /** Overrides the per-attempt timeout (long polls). */
+  readonly timeout?: Duration.DurationInput
+  /** Overrides the retry policy (the session client's options). */
+  readonly retry?: Retry.RetryOptions
+}
+
+export interface RawResponse {
+  readonly method: Method
+  readonly url: string
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly text: string
+  readonly attempts: number
+}
+
+export interface PipelineOptions {
+  readonly retry: Retry.RetryOptions
+  readonly timeout: Duration.DurationInput
+  readonly userAgent: Effect.Effect<string>
+}
+
+/** A failed attempt, before retries are decided. */
+class AttemptFailure extends Data.TaggedError("AttemptFailure")<{
+  readonly retryable: boolean
+  readonly retryAfter: Option.Option<Duration.Duration>
+  readonly response: RawResponse | undefined
+  readonly reason: "StatusCode" | "Transport" | "Timeout"
+  readonly detail: string | undefined
+}> {}
+
+const isTransientStatus = (status: number) => status === 429 || (status >= 500 && status !== 501)
+
+const BOM = "\uFEFF"
+export const stripBom = (text: string) => text.startsWith(BOM) ? text.slice(1) : text
+
+const header = (headers: Readonly<Record<string, string>>, name: string): string | undefined => {
+  const value = headers[name.toLowerCase()]
+  return value === undefined || value === "" ? undefined : value
+}
+
+export const requestContext = (r: { readonly method: string; readonly url: string }, res?: RawResponse) => ({
+  method: r.method,
+  url: r.url,
+  status: res?.status,
+  activityId: res ? header(res.headers, "activityid") : undefined,
+  githubRequestId: res ? header(res.headers, "x-github-request-id") : undefined
+})
+
+/** Transport errors carry no secrets, but their causes can hold the request: keep the short text. */
+const transportDetail = (error: unknown): string => {
+  const cause = (error as { cause?: unknown }).cause
+  const parts: Array<string> = []
+  let current: unknown = cause ?? error
+  for (let i = 0; i < 4 && current instanceof Error; i++) {
+    const code = (current as { code?: unknown }).code
+    parts.push(typeof code === "string" ? `${code}: ${current.message}` : current.message)
+    current = (current as { cause?: unknown }).cause
+  }
+  return parts.length > 0 ? parts.join(": ") : String(error)
+}
+
+export type ErrorFromStatus =
+  | ScaleSetApiError
+  | ActionsException
+  | RunnerNotFound
+  | RunnerExists
+  | JobStillRunning
+  | ScaleSetNotFound
+  | SessionConflict
+
+/**
+ * Maps an unexpected status to its typed error: a JSON `{typeName, message}` body is an Actions
+ * exception (some mapped to their own errors); text/plain and unparsable bodies are kept as text.
+ */
+export const errorFromResponse = (res: RawResponse): ErrorFromStatus => {
+  const context = requestContext(res, res)
+  const plain = (header(res.headers, "content-type") ?? "").toLowerCase().includes("text/plain")
+  const body = res.text
+  if (!plain && body.trim() !== "") {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(body)
+    } catch {
+      parsed = undefined
+    }
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
+      const typeName = typeof (parsed as Record<string, unknown>).typeName === "string"
+        ? (parsed as Record<string, string>).typeName!
+        : ""
+      const rawMessage = (parsed as Record<string, unknown>).message
+      const exceptionMessage = typeof rawMessage === "string" ? rawMessage : ""
+      if (typeName !== "" || exceptionMessage !== "") {
+        const fields = { ...context, typeName, exceptionMessage }
+        if (typeName.includes("AgentExistsException")) return new RunnerExists(fields)
+        if (typeName.includes("AgentNotFoundException")) return new RunnerNotFound(fields)
+        if (typeName.includes("JobStillRunningException")) return new JobStillRunning(fields)
+        if (typeName.includes("RunnerScaleSetNotFoundException")) return new ScaleSetNotFound(fields)
+        if (typeName.includes("SessionConflictException")) return new SessionConflict(fields)
+        return new ActionsException({ ...fields, attempts: res.attempts })
+      }
+    }
+  }
+  return new ScaleSetApiError({
+    ...context,
+    reason: "StatusCode",
+    attempts: res.attempts,
+    body: body === "" ? undefined : body
+  })
+}
+
+/** A parse error, described by where it failed and how, never by the values (they may be secrets). */
+export const describeParseError = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "body"}: ${issue._tag === "Missing" ? "is missing" : issue._tag === "Type" ? "has the wrong type" : issue._tag.toLowerCase()}`)
+    .join("; ")
+
+export const decodeError = (res: RawResponse, reason: string) =>
+  new ResponseDecodeError({ ...requestContext(res, res), reason })
+
+/** Parses a successful response's JSON body and decodes it with a Schema. */
+export const decodeJson = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknown(schema)
+  return (res: RawResponse): Effect.Effect<A, ResponseDecodeError> => {
+    let json: unknown
+    try {
+      json = JSON.parse(res.text)
+    } catch {
+      return Effect.fail(decodeError(res, res.text.trim() === "" ? "the body is empty" : "the body is not JSON"))
+    }
+    return Effect.mapError(decode(json), (e) => decodeError(res, describeParseError(e)))
+  }
+}
+
+/** Parses a JSON body without a schema (for bodies the caller inspects first). */
+export const parseJson = (res: RawResponse): Effect.Effect<unknown, ResponseDecodeError> =>
+  Effect.try({
+    try: () => JSON.parse(res.text) as unknown,
+    catch: () => decodeError(res, res.text.trim() === "" ? "the body is empty" : "the body is not JSON")
+  })
+
+export interface Pipeline {
+  /** Sends a request, retrying as configured; succeeds with any status in `ok`. */
+  readonly send: (spec: RequestSpec) => Effect.Effect<RawResponse, ErrorFromStatus>
+}
+
+export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOptions): Pipeline => {
+  const schedules = new Map<Retry.RetryOptions, ReturnType<typeof Retry.requestSchedule>>()
+  const scheduleFor = (retry: Retry.RetryOptions) => {
+    let schedule = schedules.get(retry)
+    if (schedule === undefined) {
+      schedule = Retry.requestSchedule(retry)
+      schedules.set(retry, schedule)
+    }
+    return schedule
+  }
+  const defaultTimeout = Duration.decode(options.timeout)
+
+  const send = (spec: RequestSpec): Effect.Effect<RawResponse, ErrorFromStatus> =>
+    Effect.suspend(() => {
+      let attempts = 0
+      const timeout = spec.timeout === undefined ? defaultTimeout : Duration.decode(spec.timeout)
+      const isOk = (status: number) => spec.ok ? spec.ok.includes(status) : status >= 200 && status < 300
+      const attempt = Effect.gen(function*() {
+        attempts++
+        const userAgent = yield* options.userAgent
+        let request = HttpClientRequest.make(spec.method)(spec.url).pipe(
+          HttpClientRequest.setHeaders({ ...spec.headers, "User-Agent": userAgent })
+        )
+        if (spec.json !== undefined) {
+          request = HttpClientRequest.bodyText(request, JSON.stringify(spec.json), "application/json")
+        } else if (spec.emptyBody) {
+          request = HttpClientRequest.bodyText(request, "", spec.headers["Content-Type"] ?? "application/json")
+        }
+        const exchange = client.execute(request).pipe(
+          Effect.flatMap((response: HttpClientResponse.HttpClientResponse) =>
+            Effect.map(response.text, (text): RawResponse => ({
+              method: spec.method,
+              url: spec.url,
+              status: response.status,
+              headers: response.headers,
+              text: stripBom(text),
+              attempts
+            }))
+          ),
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () =>
+              new AttemptFailure({
+                retryable: true,
+                retryAfter: Option.none(),
+                response: undefined,
+                reason: "Timeout",
+                detail: `no answer within ${Duration.format(timeout)}`
+              })
+          }),
+          Effect.catchTag("RequestError", "ResponseError", (error) =>
+            Effect.fail(
+              new AttemptFailure({
+                retryable: error._tag === "ResponseError" || error.reason === "Transport",
+                retryAfter: Option.none(),
+                response: undefined,
+                reason: "Transport",
+                detail: transportDetail(error)
+              })
+            ))
+        )
+        const response = yield* exchange
+        if (isOk(response.status)) return response
+        const now = yield* Clock.currentTimeMillis
+        const retryable = isTransientStatus(response.status) || (spec.retryAlso?.includes(response.status) ?? false)
+        return yield* new AttemptFailure({
+          retryable,
+          retryAfter: response.status === 429 || response.status === 503
+            ? Retry.parseRetryAfter(header(response.headers, "retry-after"), now)
+            : Option.none(),
+          response,
+          reason: "StatusCode",
+          detail: undefined
+        })
+      })
+      return attempt.pipe(
+        Effect.retry(scheduleFor(spec.retry ?? options.retry)),
+        Effect.catchTag("AttemptFailure", (failure): Effect.Effect<never, ErrorFromStatus> =>
+          failure.response
+            ? Effect.fail(errorFromResponse({ ...failure.response, attempts }))
+            : Effect.fail(
+              new ScaleSetApiError({
+                method: spec.method,
+                url: spec.url,
+                reason: failure.reason,
+                attempts,
+                detail: failure.detail
+              })
+            ))
+      )
+    })
+
+  return { send }
+}
+
+type Query = Record<string, string | number | undefined>
+
+/** Joins a path onto a base URL without doubling `/`, keeping the base's query. */
+export const joinUrl = (base: string, path: string, query?: Query): string => {
+  const url = new URL(base)
+  const basePath = url.pathname.endsWith("/") ? url.pathname.slice(0, -1) : url.pathname
+  url.pathname = `${basePath}/${path.replace(/^\/+/, "")}`
+  return withQuery(url, query)
+}
+
+/** Adds query parameters (each value URL-encoded) to a URL, keeping the ones it has. */
+export const withQuery = (base: string | URL, query?: Query): string => {
+  const url = new URL(base)
+  const parts: Array<string> = []
+  if (url.search.length > 1) parts.push(url.search.slice(1))
+  if (query) {
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined) parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`)
+    }
+  }
+  url.search = ""
+  return `${url.toString()}${parts.length > 0 ? `?${parts.join("&")}` : ""}`
+}
