@@ -1,0 +1,210 @@
+/**
+ * The benchmark measures. Each returns a table row; subject and baseline share the same server
+ * and the same wire work, and run interleaved in this process.
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { Credentials, MessageSession, ScaleSetClient } from "@scaleset/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { request } from "undici"
+import { interleave, type Row, summary, timed } from "./harness.js"
+import { startBenchServer } from "./server.js"
+
+export interface Sizes {
+  readonly rounds: number
+  readonly quick: boolean
+}
+
+const clientRuntime = (configUrl: string) =>
+  ManagedRuntime.make(
+    ScaleSetClient.layer({
+      url: configUrl,
+      credentials: Credentials.personalAccessToken(Redacted.make("bench-pat")),
+      systemInfo: { system: "bench" }
+    }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  )
+
+const userAgent = JSON.stringify({ system: "bench", version: "", commit_sha: "", scale_set_id: 0, subsystem: "", build_version: "0.1.0", build_commit_sha: "unknown", kind: "scaleset" })
+
+/** P1: 64 concurrent generateJitRunnerConfig, the server answering each after 20 ms. */
+export const p1 = async ({ rounds }: Sizes): Promise<Row> => {
+  const server = await startBenchServer({ jitDelayMs: 20 })
+  const runtime = clientRuntime(server.configUrl)
+  try {
+    const client = await runtime.runPromise(ScaleSetClient.ScaleSetClient)
+    await runtime.runPromise(client.getRunnerScaleSetById(1)) // warm: token chain, connections
+    const jitUrl = `${server.origin}/tenant/1/_apis/runtime/runnerscalesets/1/generatejitconfig?api-version=6.0-preview`
+    const adminToken = (await (await request(`${server.origin}/api/v3/actions/runner-registration`, { method: "POST", body: "{}" })).body.json() as { token: string }).token
+    const subject = () =>
+      timed(() =>
+        runtime.runPromise(
+          Effect.all(Array.from({ length: 64 }, (_, i) => client.generateJitRunnerConfig({ name: `r-${i}` }, 1)), {
+            concurrency: "unbounded"
+          })
+        )
+      )
+    const raw = (i: number) =>
+      request(jitUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json", "user-agent": userAgent },
+        body: JSON.stringify({ name: `r-${i}`, workFolder: "" })
+      }).then((res) => res.body.json())
+    const baseline = () => timed(() => Promise.all(Array.from({ length: 64 }, (_, i) => raw(i))))
+    await subject()
+    await baseline()
+    const paired = await interleave(rounds, subject, baseline)
+    const one = summary(await Promise.all([0, 1, 2].map(() => timed(() => runtime.runPromise(client.generateJitRunnerConfig({ name: "one" }, 1))))))
+    const ratio = summary(paired.ratios)
+    const subjectMs = summary(paired.subject).median
+    return {
+      id: "P1",
+      measure: "64 concurrent generateJitRunnerConfig (server 20 ms)",
+      subject: "client",
+      value: `${subjectMs.toFixed(1)} ms`,
+      baseline: `${summary(paired.baseline).median.toFixed(1)} ms raw undici`,
+      ratio,
+      goal: "≤ 1.3",
+      pass: ratio.median <= 1.3,
+      notes: `64 calls ÷ one call = ${(subjectMs / one.median).toFixed(2)} (a client that serialises scores 64)`
+    }
+  } finally {
+    await runtime.dispose()
+    await server.close()
+  }
+}
+
+const time = (minute: number) => `2024-05-01T12:${String(minute).padStart(2, "0")}:00Z`
+
+/** A message whose body holds 50 job messages of all four kinds, every field set. */
+export const fiftyJobMessage = (): string => {
+  const kinds = ["JobAvailable", "JobAssigned", "JobStarted", "JobCompleted"] as const
+  const jobs = Array.from({ length: 50 }, (_, i) => {
+    const kind = kinds[i % 4]!
+    return {
+      messageType: kind,
+      runnerRequestId: 1000 + i,
+      repositoryName: "my-repo",
+      ownerName: "my-org",
+      jobId: `job-${i}`,
+      jobWorkflowRef: "my-org/my-repo/.github/workflows/ci.yml@refs/heads/main",
+      jobDisplayName: `build (${i})`,
+      workflowRunId: 9001 + i,
+      eventName: "push",
+      requestLabels: ["my-scale-set", "linux"],
+      queueTime: time(0),
+      scaleSetAssignTime: time(1),
+      runnerAssignTime: kind === "JobAvailable" || kind === "JobAssigned" ? "0001-01-01T00:00:00Z" : time(2),
+      finishTime: kind === "JobCompleted" ? time(5) : "0001-01-01T00:00:00Z",
+      ...(kind === "JobAvailable" ? { acquireJobUrl: "https://example.invalid/acquire" } : {}),
+      ...(kind === "JobStarted" || kind === "JobCompleted" ? { runnerId: i, runnerName: `runner-${i}` } : {}),
+      ...(kind === "JobCompleted" ? { result: "succeeded" } : {})
+    }
+  })
+  return JSON.stringify({
+    messageId: 42,
+    messageType: "RunnerScaleSetJobMessages",
+    body: JSON.stringify(jobs),
+    statistics: { totalAvailableJobs: 12, totalAcquiredJobs: 12, totalAssignedJobs: 25, totalRunningJobs: 13, totalRegisteredRunners: 14, totalBusyRunners: 13, totalIdleRunners: 1 }
+  })
+}
+
+/** P3: decode one 50-job message, against JSON.parse of the envelope and its body. */
+export const p3 = async ({ rounds, quick }: Sizes): Promise<Row> => {
+  const text = fiftyJobMessage()
+  const response = { method: "GET" as const, url: "https://example.invalid/queue", status: 200, headers: {}, text, attempts: 1 }
+  const n = quick ? 200 : 2000
+  const decodeMany = Effect.gen(function*() {
+    for (let i = 0; i < n; i++) yield* MessageSession.decodeMessage(response)
+  })
+  const subject = () => timed(async () => Effect.runSync(decodeMany))
+  const baseline = () =>
+    timed(async () => {
+      for (let i = 0; i < n; i++) JSON.parse((JSON.parse(text) as { body: string }).body)
+    })
+  const jobs = Effect.runSync(MessageSession.decodeMessage(response)).jobs.length
+  if (jobs !== 50) throw new Error(`P3: decoded ${jobs} jobs, expected 50`)
+  await subject()
+  await baseline()
+  const paired = await interleave(rounds, subject, baseline)
+  const ratio = summary(paired.ratios)
+  return {
+    id: "P3",
+    measure: "decode a 50-job message (all kinds, all fields)",
+    subject: "MessageSession.decodeMessage",
+    value: `${((summary(paired.subject).median * 1000) / n).toFixed(1)} µs`,
+    baseline: `${((summary(paired.baseline).median * 1000) / n).toFixed(1)} µs JSON.parse ×2`,
+    ratio,
+    goal: "≤ 2",
+    pass: ratio.median <= 2
+  }
+}
+
+/** P6: 100 concurrent calls on an expired admin token cause exactly one token chain. */
+export const p6 = async (_: Sizes): Promise<Row> => {
+  const server = await startBenchServer()
+  const runtime = clientRuntime(server.configUrl)
+  try {
+    const client = await runtime.runPromise(ScaleSetClient.ScaleSetClient)
+    server.setAdminExp(30) // inside the 60 s refresh window: stale as soon as it is issued
+    await runtime.runPromise(client.getRunnerScaleSetById(1))
+    server.setAdminExp(3600)
+    const before = server.counts.get("runner-registration") ?? 0
+    await runtime.runPromise(
+      Effect.all(Array.from({ length: 100 }, () => client.getRunnerScaleSetById(1)), { concurrency: "unbounded" })
+    )
+    const chains = (server.counts.get("runner-registration") ?? 0) - before
+    return {
+      id: "P6",
+      measure: "100 concurrent calls on an expired admin token",
+      subject: "client",
+      value: `${chains} chain(s)`,
+      baseline: "—",
+      ratio: undefined,
+      goal: "exactly 1",
+      pass: chains === 1
+    }
+  } finally {
+    await runtime.dispose()
+    await server.close()
+  }
+}
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url))
+
+const runChild = (script: string, env: Record<string, string>) =>
+  new Promise<number>((resolve, reject) => {
+    const start = performance.now()
+    const child = spawn(process.execPath, [here(script)], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] })
+    child.on("error", reject)
+    child.on("exit", (code) => (code === 0 ? resolve(performance.now() - start) : reject(new Error(`${script} exited ${code}`))))
+  })
+
+/** P5: cold start in a fresh process: import, layers, token chain, one getRunnerScaleSetById. */
+export const p5 = async ({ rounds }: Sizes): Promise<Row> => {
+  const server = await startBenchServer()
+  try {
+    const env = { BENCH_CONFIG_URL: server.configUrl, BENCH_ORIGIN: server.origin }
+    const subject = () => runChild("./coldstart-client.js", env)
+    const baseline = () => runChild("./coldstart-undici.js", env)
+    await subject()
+    await baseline()
+    const paired = await interleave(rounds, subject, baseline)
+    const ratio = summary(paired.ratios)
+    return {
+      id: "P5",
+      measure: "cold start: import, layers, token chain, one call",
+      subject: "fresh node process",
+      value: `${summary(paired.subject).median.toFixed(0)} ms`,
+      baseline: `${summary(paired.baseline).median.toFixed(0)} ms undici process`,
+      ratio,
+      goal: "≤ 1.5",
+      pass: ratio.median <= 1.5
+    }
+  } finally {
+    await server.close()
+  }
+}
