@@ -69,7 +69,8 @@ export interface ScaleSetClientShape {
     runnerGroupId: number,
     name: string
   ) => Effect.Effect<Option.Option<ScaleSetSchema.RunnerScaleSet>, RequestError>
-  readonly getRunnerScaleSetById: (id: number) => Effect.Effect<ScaleSetSchema.RunnerScaleSet, RequestError>
+  /** `None` when the service answers 200 with a `null` body; a 404 is an error, as in the Go client. */
+  readonly getRunnerScaleSetById: (id: number) => Effect.Effect<Option.Option<ScaleSetSchema.RunnerScaleSet>, RequestError>
   readonly createRunnerScaleSet: (
     input: RunnerScaleSetInput
   ) => Effect.Effect<ScaleSetSchema.RunnerScaleSet, RequestError | ValidationError>
@@ -210,8 +211,7 @@ export const make = (
     const getRunnerScaleSetById = Effect.fn("ScaleSetClient.getRunnerScaleSetById")(function*(id: number) {
       yield* Effect.annotateCurrentSpan({ scaleSetId: id })
       const res = yield* api.request({ method: "GET", path: `_apis/runtime/runnerscalesets/${id}`, ok: [200] })
-      const scaleSet = yield* decodeScaleSetOrNull(res)
-      return scaleSet === null ? yield* decodeError(res, "the body is null, not a runner scale set") : scaleSet
+      return Option.fromNullable(yield* decodeScaleSetOrNull(res))
     })
 
     const createRunnerScaleSet = Effect.fn("ScaleSetClient.createRunnerScaleSet")(function*(input: RunnerScaleSetInput) {

@@ -100,6 +100,24 @@ const transportDetail = (error: unknown): string => {
   return parts.length > 0 ? parts.join(": ") : String(error)
 }
 
+/**
+ * Transport failures that another attempt cannot fix (Go's retry policy does not retry them
+ * either): certificate verification, an invalid URL, scheme or header. Found by the error codes
+ * Node and undici put on the causes, so core stays free of `node:*` imports.
+ */
+const permanentTransportCode =
+  /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY|DECRYPT|DECODE)|INVALID_CA|PATH_LENGTH_EXCEEDED|INVALID_PURPOSE|HOSTNAME_MISMATCH|^ERR_TLS_CERT|^ERR_INVALID_(URL|PROTOCOL|HTTP_TOKEN|CHAR)$|^UND_ERR_INVALID_ARG$/
+
+export const isPermanentTransportError = (error: unknown): boolean => {
+  let current: unknown = error
+  for (let i = 0; i < 6 && typeof current === "object" && current !== null; i++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string" && permanentTransportCode.test(code)) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
 export type ErrorFromStatus =
   | ScaleSetApiError
   | ActionsException
@@ -238,7 +256,8 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
           Effect.catchTag("RequestError", "ResponseError", (error) =>
             Effect.fail(
               new AttemptFailure({
-                retryable: error._tag === "ResponseError" || error.reason === "Transport",
+                retryable: (error._tag === "ResponseError" || error.reason === "Transport") &&
+                  !isPermanentTransportError(error),
                 retryAfter: Option.none(),
                 response: undefined,
                 reason: "Transport",
