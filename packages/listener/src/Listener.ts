@@ -1,0 +1,466 @@
+/**
+ * The listener: a message session turned into a `Stream` of scaling events, and `run`, which drives
+ * a `Scaler` with it.
+ *
+ * Per poll: the first event is `DesiredRunners` from the session's statistics; then the queue is
+ * long-polled with the id of the last message handled. No message gives `DesiredRunners` again
+ * from the latest statistics. A message gives `Statistics`, its `JobAvailable` jobs acquired (batch
+ * order), `JobAssigned`, every `JobStarted`, every `JobCompleted` (each in batch order), then
+ * `DesiredRunners(totalAssignedJobs)`.
+ *
+ * Acknowledgement is after handling by default, so a message whose handling fails is delivered
+ * again (at-least-once: handlers must be idempotent); after `maxDeliveries` failed deliveries
+ * (default 3) it is acknowledged anyway and reported as a `PoisonMessage` event.
+ * `ack: "before-handling"` acknowledges first, as the Go listener does; a handler failure then
+ * ends the run.
+ *
+ * Transient failures (transport, timeouts, 5xx, 429, a garbled 200) are retried in the loop on
+ * `retry` (default `Retry.reconnect`), keeping the last message id; anything else ends the
+ * stream with a `ListenerClientError`. A message that arrived is handled completely even when
+ * interruption is requested meanwhile; then the interruption takes effect.
+ *
+ * @since 0.1.0
+ */
+import type * as MessageSession from "@scaleset/core/MessageSession"
+import * as Retry from "@scaleset/core/Retry"
+import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
+import type * as ScaleSetSchema from "@scaleset/core/ScaleSetSchema"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import { InvalidSession, ListenerClientError, ListenerConfigError, type ListenerError } from "./ListenerError.js"
+import * as Metrics from "./Metrics.js"
+import * as ScalingEventModule from "./ScalingEvent.js"
+import { ScalingEvent } from "./ScalingEvent.js"
+
+/**
+ * What a scaler does with the events. `handleDesiredRunnerCount` answers with the number of
+ * runners now provisioned (recorded as `gha_desired_runners`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Scaler<E = never, R = never> {
+  readonly handleDesiredRunnerCount: (count: number) => Effect.Effect<number, E, R>
+  readonly handleJobStarted: (job: ScaleSetSchema.JobStarted) => Effect.Effect<void, E, R>
+  readonly handleJobCompleted: (job: ScaleSetSchema.JobCompleted) => Effect.Effect<void, E, R>
+  /** Told about a message given up on (it was acknowledged without being handled). */
+  readonly handlePoisonMessage?:
+    | ((event: ScalingEventModule.PoisonMessage) => Effect.Effect<void, never, R>)
+    | undefined
+}
+
+/**
+ * `"after-handling"` (default): at-least-once. `"before-handling"`: the Go listener's order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AckMode = "after-handling" | "before-handling"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenerOptions {
+  /**
+   * The most runners this scale set may have, sent as `X-ScaleSetMaxCapacity`. A `Ref` (or
+   * `SubscriptionRef`) is read on every poll, so it can change while the listener runs.
+   * 0..2³¹−1; anything else ends the stream with a `ListenerConfigError`.
+   */
+  readonly maxRunners: number | Ref.Ref<number>
+  readonly ack?: AckMode | undefined
+  /** Deliveries of a message whose handling fails before it is given up on. Default 3. */
+  readonly maxDeliveries?: number | undefined
+  /** The wait after a failed handling, before the message is polled again. Default 1 second. */
+  readonly redeliveryDelay?: Duration.DurationInput | undefined
+  /** Waits between retries of transient failures. Default `Retry.reconnect`. */
+  readonly retry?: Schedule.Schedule<unknown, MessageSession.MessageSessionError> | undefined
+  /** Labels of the `gha_*` metrics. */
+  readonly labels?: Metrics.Labels | undefined
+  /** Where metrics go. Default `Metrics.recorder(labels)`. */
+  readonly metrics?: Metrics.Recorder | undefined
+}
+
+/**
+ * `ListenerOptions` plus where to open the session, for `eventsFromClient` / `runFromClient`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientListenerOptions extends ListenerOptions {
+  readonly scaleSetId: number
+  /** The session owner (a name for this listener, e.g. the host name). */
+  readonly owner: string
+  readonly session?: MessageSession.MessageSessionOptions | undefined
+}
+
+const MAX_INT32 = 2 ** 31 - 1
+const ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+
+/**
+ * Checks a max runners value: an integer in 0..2³¹−1.
+ *
+ * @since 0.1.0
+ */
+export const validateMaxRunners = (value: number): Effect.Effect<number, ListenerConfigError> =>
+  Number.isInteger(value) && value >= 0 && value <= MAX_INT32
+    ? Effect.succeed(value)
+    : Effect.fail(
+      new ListenerConfigError({
+        field: "maxRunners",
+        reason: `maxRunners must be between 0 and MaxInt32 (${MAX_INT32}), got ${value}`
+      })
+    )
+
+/**
+ * Whether a session failure is worth retrying: transport failures, timeouts, 429, 5xx (not 501)
+ * and undecodable answers.
+ *
+ * @since 0.1.0
+ */
+export const isTransient = (error: MessageSession.MessageSessionError): boolean => {
+  switch (error._tag) {
+    case "ResponseDecodeError":
+      return true
+    case "ScaleSetApiError":
+      return error.reason !== "StatusCode" || isTransientStatus(error.status)
+    case "ActionsException":
+      return isTransientStatus(error.status)
+    default:
+      return false
+  }
+}
+
+const isTransientStatus = (status: number | undefined) =>
+  status !== undefined && (status === 429 || (status >= 500 && status !== 501))
+
+type Handle<E, R> = (event: ScalingEvent) => Effect.Effect<number | void, E, R>
+
+type Operation = "getMessage" | "deleteMessage" | "acquireJobs"
+
+const engine = <E, R>(
+  session: MessageSession.MessageSession,
+  options: ListenerOptions,
+  handle: Handle<E, R>,
+  /** Without a handler, a message is acknowledged when the consumer pulls past its events. */
+  deferAck: boolean
+): Stream.Stream<ScalingEvent, ListenerError | E, R> =>
+  Stream.unwrap(Effect.gen(function*() {
+    // a JavaScript caller can pass nothing
+    if ((session as MessageSession.MessageSession | undefined) == null) {
+      return yield* new ListenerConfigError({ field: "session", reason: "client is required" })
+    }
+    if (!Number.isSafeInteger(session.scaleSetId) || session.scaleSetId <= 0) {
+      return yield* new ListenerConfigError({ field: "scaleSetId", reason: `scaleSetId is required, got ${session.scaleSetId}` })
+    }
+    if (typeof options.maxRunners === "number") yield* validateMaxRunners(options.maxRunners)
+    const maxDeliveries = options.maxDeliveries ?? 3
+    if (!Number.isInteger(maxDeliveries) || maxDeliveries < 1) {
+      return yield* new ListenerConfigError({ field: "maxDeliveries", reason: `must be a positive integer, got ${maxDeliveries}` })
+    }
+    const ackBefore = options.ack === "before-handling"
+    const redeliveryDelay = Duration.decode(options.redeliveryDelay ?? Duration.seconds(1))
+    const schedule = options.retry ?? Retry.reconnect
+    const recorder = options.metrics ?? Metrics.recorder(options.labels)
+    const maxRunners = options.maxRunners
+
+    const initial = yield* session.session
+    if (initial.sessionId === "" || initial.sessionId === ZERO_UUID) {
+      return yield* new InvalidSession({ reason: "initial session is nil: it has no sessionId" })
+    }
+    if (initial.statistics == null) {
+      return yield* new InvalidSession({ reason: "session statistics is nil" })
+    }
+    const annotations = { scaleSetId: session.scaleSetId, sessionId: initial.sessionId }
+
+    // the loop's state, private to this run of the stream
+    let latest: ScaleSetSchema.RunnerScaleSetStatistic = initial.statistics
+    let lastMessageId = 0
+    let pendingAck: number | undefined = undefined
+    const failures = new Map<number, number>()
+
+    /** Retries transient failures; only the waits are interruptible, never a request under way. */
+    const withRetry = <A>(
+      operation: Operation,
+      effect: Effect.Effect<A, MessageSession.MessageSessionError>
+    ): Effect.Effect<A, ListenerClientError> =>
+      Effect.flatMap(Schedule.driver(schedule), (driver) => {
+        const attempt: Effect.Effect<A, ListenerClientError> = Effect.catchAll(effect, (cause) => {
+          const fatal = new ListenerClientError({ operation, cause })
+          if (!isTransient(cause)) return Effect.fail(fatal)
+          return Effect.logWarning(`${operation} failed; retrying`).pipe(
+            Effect.annotateLogs({ error: cause.message }),
+            Effect.zipRight(Effect.interruptible(driver.next(cause))),
+            Effect.matchEffect({ onFailure: () => Effect.fail(fatal), onSuccess: () => attempt })
+          )
+        })
+        return attempt
+      })
+
+    const readMaxRunners = Effect.flatMap(
+      typeof maxRunners === "number" ? Effect.succeed(maxRunners) : Ref.get(maxRunners),
+      validateMaxRunners
+    ).pipe(Effect.tap(recorder.recordMaxRunners))
+
+    const acknowledge = (messageId: number) =>
+      withRetry("deleteMessage", session.deleteMessage(messageId)).pipe(
+        Effect.withSpan("Listener.acknowledge", { attributes: { messageId } })
+      )
+
+    const desired = (): ScalingEvent => ScalingEvent.DesiredRunners({ count: latest.totalAssignedJobs, statistics: latest })
+
+    /** The first event: desired runners from the session's statistics. */
+    const start = Effect.gen(function*() {
+      yield* recorder.recordStatistics(latest)
+      const event = desired()
+      const provisioned = yield* handle(event)
+      yield* recorder.recordDesiredRunners(typeof provisioned === "number" ? provisioned : latest.totalAssignedJobs)
+      return Chunk.of(event)
+    }).pipe(Effect.withSpan("Listener.start"))
+
+    /** Handles one message; runs uninterruptibly (the caller masks). */
+    const handleMessage = Effect.fn("Listener.handleMessage")(function*(message: ScaleSetSchema.RunnerScaleSetMessage) {
+      const messageId = message.messageId
+      yield* Effect.annotateCurrentSpan({ messageId, jobs: message.jobs.length })
+      const events: Array<ScalingEvent> = []
+      if (message.statistics !== undefined) {
+        latest = message.statistics
+        yield* recorder.recordStatistics(latest)
+        events.push(ScalingEvent.Statistics({ messageId, statistics: latest }))
+      } else {
+        yield* Effect.logWarning("a message came without statistics; keeping the previous ones").pipe(
+          Effect.annotateLogs({ messageId })
+        )
+      }
+      if (ackBefore) yield* acknowledge(messageId)
+
+      const available: Array<number> = []
+      const started: Array<ScaleSetSchema.JobStarted> = []
+      const completed: Array<ScaleSetSchema.JobCompleted> = []
+      for (const job of message.jobs) {
+        switch (job.messageType) {
+          case "JobAvailable":
+            available.push(job.runnerRequestId)
+            events.push(ScalingEvent.JobAvailable({ messageId, job }))
+            break
+          case "JobAssigned":
+            events.push(ScalingEvent.JobAssigned({ messageId, job }))
+            break
+          case "JobStarted":
+            started.push(job)
+            break
+          case "JobCompleted":
+            completed.push(job)
+            break
+        }
+      }
+      if (available.length > 0) {
+        const acquired = yield* withRetry("acquireJobs", session.acquireJobs(available))
+        yield* Effect.logDebug("acquired jobs").pipe(
+          Effect.annotateLogs({ messageId, requested: available.length, acquired: acquired.length })
+        )
+      }
+      for (const job of started) events.push(ScalingEvent.JobStarted({ messageId, job }))
+      for (const job of completed) events.push(ScalingEvent.JobCompleted({ messageId, job }))
+      const last = desired()
+      events.push(last)
+
+      const handled = yield* Effect.either(Effect.forEach(events, (event) =>
+        Effect.gen(function*() {
+          switch (event._tag) {
+            case "JobStarted":
+              yield* recorder.recordJobStarted(event.job)
+              yield* handle(event)
+              return
+            case "JobCompleted":
+              yield* recorder.recordJobCompleted(event.job)
+              yield* handle(event)
+              return
+            case "DesiredRunners": {
+              const provisioned = yield* handle(event)
+              yield* recorder.recordDesiredRunners(typeof provisioned === "number" ? provisioned : event.count)
+              return
+            }
+            default:
+              yield* handle(event)
+          }
+        }), { discard: true }))
+
+      if (handled._tag === "Left") {
+        // the message is already acknowledged: it cannot come again, so the run ends (Go)
+        if (ackBefore) return yield* Effect.fail(handled.left)
+        const deliveries = (failures.get(messageId) ?? 0) + 1
+        if (deliveries < maxDeliveries) {
+          failures.set(messageId, deliveries)
+          yield* Effect.logWarning("handling a message failed; it will be delivered again").pipe(
+            Effect.annotateLogs({ messageId, deliveries, error: String(handled.left) })
+          )
+          if (Duration.toMillis(redeliveryDelay) > 0) yield* Effect.interruptible(Effect.sleep(redeliveryDelay))
+          return Chunk.empty<ScalingEvent>()
+        }
+        failures.delete(messageId)
+        yield* Effect.logError("handling a message kept failing; acknowledging it without handling").pipe(
+          Effect.annotateLogs({ messageId, deliveries, error: String(handled.left) })
+        )
+        yield* acknowledge(messageId)
+        lastMessageId = messageId
+        const poison = ScalingEvent.PoisonMessage({ messageId, deliveries, error: handled.left })
+        yield* Effect.ignore(handle(poison))
+        return Chunk.of<ScalingEvent>(poison)
+      }
+
+      failures.delete(messageId)
+      if (!ackBefore) {
+        if (deferAck) pendingAck = messageId
+        else yield* acknowledge(messageId)
+      }
+      lastMessageId = messageId
+      return Chunk.unsafeFromArray(events)
+    })
+
+    /** One poll and what it brings. A message that arrived is handled even if interrupted meanwhile. */
+    const step = Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        if (pendingAck !== undefined) {
+          const messageId = pendingAck
+          yield* restore(acknowledge(messageId))
+          pendingAck = undefined
+        }
+        const max = yield* restore(readMaxRunners)
+        const poll = withRetry("getMessage", session.getMessage(lastMessageId, max)).pipe(
+          Effect.withSpan("Listener.poll", { attributes: { lastMessageId, maxCapacity: max } })
+        )
+        // the poll runs on its own fiber, so an interruption can still see what it brought
+        const fiber = yield* Effect.fork(restore(poll))
+        const awaited = yield* Effect.exit(restore(Fiber.await(fiber)))
+        if (Exit.isFailure(awaited)) {
+          const polled = yield* Fiber.interrupt(fiber)
+          if (Exit.isSuccess(polled) && Option.isSome(polled.value)) {
+            yield* Effect.exit(handleMessage(polled.value.value))
+          }
+          return yield* Effect.failCause(awaited.cause)
+        }
+        const message = yield* awaited.value
+        if (Option.isSome(message)) return yield* handleMessage(message.value)
+        const event = desired()
+        yield* restore(handle(event))
+        return Chunk.of(event)
+      })
+    ).pipe(Effect.annotateLogs(annotations))
+
+    return Stream.concat(
+      Stream.fromChunk(yield* Effect.annotateLogs(start, annotations)),
+      Stream.repeatEffectChunk(step)
+    )
+  }))
+
+/**
+ * The scaling events of a message session, forever (until interrupted or a fatal error). A
+ * message is acknowledged once the consumer pulls past its events (or first, with
+ * `ack: "before-handling"`); one whose events were not all consumed is delivered again to the
+ * next listener. The session's scope is the caller's: closing it deletes the session.
+ *
+ * @since 0.1.0
+ * @category streams
+ */
+export const events = (
+  session: MessageSession.MessageSession,
+  options: ListenerOptions
+): Stream.Stream<ScalingEvent, ListenerError> =>
+  engine(session, options, () => Effect.void, options.ack !== "before-handling")
+
+const dispatch = <E, R>(scaler: Scaler<E, R>): Handle<E, R> => (event) => {
+  switch (event._tag) {
+    case "DesiredRunners":
+      return scaler.handleDesiredRunnerCount(event.count)
+    case "JobStarted":
+      return scaler.handleJobStarted(event.job)
+    case "JobCompleted":
+      return scaler.handleJobCompleted(event.job)
+    case "PoisonMessage":
+      return scaler.handlePoisonMessage ? scaler.handlePoisonMessage(event) : Effect.void
+    default:
+      return Effect.void
+  }
+}
+
+/**
+ * The scaling events of a message session, each handed to `handle` before it is emitted; a
+ * message is acknowledged once all its events were handled. A failure of `handle` on a message
+ * makes it delivered again (after-handling mode) and, after `maxDeliveries`, a `PoisonMessage`;
+ * a failure on a `DesiredRunners` without a message ends the stream.
+ *
+ * @since 0.1.0
+ * @category streams
+ */
+export const eventsWith = <E, R>(
+  session: MessageSession.MessageSession,
+  handle: (event: ScalingEvent) => Effect.Effect<number | void, E, R>,
+  options: ListenerOptions
+): Stream.Stream<ScalingEvent, ListenerError | E, R> => engine(session, options, handle, false)
+
+/**
+ * Runs a scaler on a message session until interrupted or a fatal error: `Stream.runDrain` over
+ * `eventsWith(session, scaler)`.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = <E, R>(
+  session: MessageSession.MessageSession,
+  scaler: Scaler<E, R>,
+  options: ListenerOptions
+): Effect.Effect<never, ListenerError | E, R> =>
+  Stream.runDrain(eventsWith(session, dispatch(scaler), options)).pipe(
+    Effect.zipRight(Effect.never),
+    Effect.withSpan("Listener.run", { attributes: { scaleSetId: session?.scaleSetId } })
+  )
+
+const openSession = (options: ClientListenerOptions) =>
+  Effect.gen(function*() {
+    const client = yield* ScaleSetClient.ScaleSetClient
+    const session = yield* client.createMessageSession(options.scaleSetId, options.owner, options.session).pipe(
+      Effect.mapError((cause) => new ListenerClientError({ operation: "createSession", cause }))
+    )
+    const current = yield* session.session
+    const labels: Metrics.Labels = {
+      name: current.runnerScaleSet?.name,
+      enterprise: client.config.enterprise,
+      organization: client.config.organization,
+      repository: client.config.repository,
+      ...options.labels
+    }
+    return [session, { ...options, labels }] as const
+  })
+
+/**
+ * Opens a message session of a scale set with the `ScaleSetClient` and streams its events;
+ * closing the stream deletes the session.
+ *
+ * @since 0.1.0
+ * @category streams
+ */
+export const eventsFromClient = (
+  options: ClientListenerOptions
+): Stream.Stream<ScalingEvent, ListenerError, ScaleSetClient.ScaleSetClient> =>
+  Stream.unwrapScoped(Effect.map(openSession(options), ([session, opts]) => events(session, opts)))
+
+/**
+ * Opens a message session of a scale set with the `ScaleSetClient` and runs a scaler on it until
+ * interrupted; the session is deleted when it ends, however it ends.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runFromClient = <E, R>(
+  scaler: Scaler<E, R>,
+  options: ClientListenerOptions
+): Effect.Effect<never, ListenerError | E, R | ScaleSetClient.ScaleSetClient> =>
+  Effect.scoped(Effect.flatMap(openSession(options), ([session, opts]) => run(session, scaler, opts)))

@@ -1,0 +1,189 @@
+/**
+ * The listener's metrics, named and labelled as actions-runner-controller's listener names them
+ * (`gha_*`), as `effect/Metric` constants, and the recorder the listener reports through.
+ *
+ * @since 0.1.0
+ */
+import type * as ScaleSetSchema from "@scaleset/core/ScaleSetSchema"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricLabel from "effect/MetricLabel"
+
+/** The buckets (seconds) of actions-runner-controller's job duration histograms. */
+const durationBuckets = MetricBoundaries.fromIterable([
+  0.01, 0.05, 0.1, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 18, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100,
+  110, 120, 150, 180, 210, 240, 300, 360, 420, 480, 540, 600, 900, 1200, 1800, 2400, 3000, 3600
+])
+
+/** @since 0.1.0 @category metrics */
+export const assignedJobs = Metric.gauge("gha_assigned_jobs", { description: "Number of jobs assigned to this scale set." })
+/** @since 0.1.0 @category metrics */
+export const runningJobs = Metric.gauge("gha_running_jobs", { description: "Number of jobs running (or about to be run)." })
+/** @since 0.1.0 @category metrics */
+export const registeredRunners = Metric.gauge("gha_registered_runners", {
+  description: "Number of runners registered by the scale set."
+})
+/** @since 0.1.0 @category metrics */
+export const busyRunners = Metric.gauge("gha_busy_runners", { description: "Number of registered runners running a job." })
+/** @since 0.1.0 @category metrics */
+export const idleRunners = Metric.gauge("gha_idle_runners", { description: "Number of registered runners not running a job." })
+/** @since 0.1.0 @category metrics */
+export const desiredRunners = Metric.gauge("gha_desired_runners", {
+  description: "Number of runners the scaler reported provisioned (or asked for)."
+})
+/** @since 0.1.0 @category metrics */
+export const maxRunners = Metric.gauge("gha_max_runners", { description: "Maximum number of runners." })
+/** @since 0.1.0 @category metrics */
+export const startedJobsTotal = Metric.counter("gha_started_jobs_total", {
+  description: "Total number of jobs started.",
+  incremental: true
+})
+/** @since 0.1.0 @category metrics */
+export const completedJobsTotal = Metric.counter("gha_completed_jobs_total", {
+  description: "Total number of jobs completed.",
+  incremental: true
+})
+/** @since 0.1.0 @category metrics */
+export const jobStartupDurationSeconds = Metric.histogram(
+  "gha_job_startup_duration_seconds",
+  durationBuckets,
+  "Time from the scale set being assigned a job to a runner taking it, in seconds."
+)
+/** @since 0.1.0 @category metrics */
+export const jobExecutionDurationSeconds = Metric.histogram(
+  "gha_job_execution_duration_seconds",
+  durationBuckets,
+  "Time a job ran on its runner, in seconds."
+)
+
+/**
+ * The labels every metric carries (actions-runner-controller's `name`, `namespace`, `enterprise`,
+ * `organization`, `repository`). Job metrics take `organization` and `repository` from the job
+ * and add `job_name`, `job_workflow_ref`, `event_name` (and `job_result` when completed).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Labels {
+  /** The scale set's name (label `name`). */
+  readonly name?: string | undefined
+  readonly namespace?: string | undefined
+  readonly enterprise?: string | undefined
+  readonly organization?: string | undefined
+  readonly repository?: string | undefined
+}
+
+/**
+ * What the listener reports, in the order the Go listener's metrics recorder is called.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Recorder {
+  readonly recordStatistics: (statistics: ScaleSetSchema.RunnerScaleSetStatistic) => Effect.Effect<void>
+  readonly recordJobStarted: (job: ScaleSetSchema.JobStarted) => Effect.Effect<void>
+  readonly recordJobCompleted: (job: ScaleSetSchema.JobCompleted) => Effect.Effect<void>
+  readonly recordDesiredRunners: (count: number) => Effect.Effect<void>
+  readonly recordMaxRunners: (count: number) => Effect.Effect<void>
+}
+
+const label = (key: string, value: string | undefined) => MetricLabel.make(key, value ?? "")
+
+/**
+ * The common labels for `labels`.
+ *
+ * @since 0.1.0
+ */
+export const commonLabels = (labels: Labels): ReadonlyArray<MetricLabel.MetricLabel> => [
+  label("name", labels.name),
+  label("namespace", labels.namespace),
+  label("enterprise", labels.enterprise),
+  label("organization", labels.organization),
+  label("repository", labels.repository)
+]
+
+/**
+ * The labels of a job metric, as actions-runner-controller computes them.
+ *
+ * @since 0.1.0
+ */
+export const jobLabels = (labels: Labels, job: ScaleSetSchema.JobStarted | ScaleSetSchema.JobCompleted) => [
+  label("name", labels.name),
+  label("namespace", labels.namespace),
+  label("enterprise", labels.enterprise),
+  label("organization", job.ownerName),
+  label("repository", job.repositoryName),
+  label("job_name", job.jobDisplayName),
+  label("job_workflow_ref", job.jobWorkflowRef),
+  label("event_name", job.eventName)
+]
+
+const seconds = (from: Date | undefined, to: Date | undefined): number | undefined =>
+  from === undefined || to === undefined ? undefined : (to.getTime() - from.getTime()) / 1000
+
+/**
+ * A recorder that updates the `gha_*` metrics above with the given labels.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const recorder = (labels: Labels = {}): Recorder => {
+  const common = commonLabels(labels)
+  const gauge = (metric: Metric.Metric.Gauge<number>) => Metric.taggedWithLabels(metric, common)
+  const assigned = gauge(assignedJobs)
+  const running = gauge(runningJobs)
+  const registered = gauge(registeredRunners)
+  const busy = gauge(busyRunners)
+  const idle = gauge(idleRunners)
+  const desired = gauge(desiredRunners)
+  const max = gauge(maxRunners)
+  return {
+    recordStatistics: (s) =>
+      Effect.all([
+        Metric.set(assigned, s.totalAssignedJobs),
+        Metric.set(running, s.totalRunningJobs),
+        Metric.set(registered, s.totalRegisteredRunners),
+        Metric.set(busy, s.totalBusyRunners),
+        Metric.set(idle, s.totalIdleRunners)
+      ], { discard: true }),
+    recordJobStarted: (job) =>
+      Effect.suspend(() => {
+        const tags = jobLabels(labels, job)
+        const startup = seconds(job.scaleSetAssignTime, job.runnerAssignTime)
+        return Effect.zipRight(
+          Metric.increment(Metric.taggedWithLabels(startedJobsTotal, tags)),
+          startup === undefined
+            ? Effect.void
+            : Metric.update(Metric.taggedWithLabels(jobStartupDurationSeconds, tags), startup)
+        )
+      }),
+    recordJobCompleted: (job) =>
+      Effect.suspend(() => {
+        const tags = [...jobLabels(labels, job), label("job_result", job.result)]
+        const execution = seconds(job.runnerAssignTime, job.finishTime)
+        return Effect.zipRight(
+          Metric.increment(Metric.taggedWithLabels(completedJobsTotal, tags)),
+          execution === undefined
+            ? Effect.void
+            : Metric.update(Metric.taggedWithLabels(jobExecutionDurationSeconds, tags), execution)
+        )
+      }),
+    recordDesiredRunners: (count) => Metric.set(desired, count),
+    recordMaxRunners: (count) => Metric.set(max, count)
+  }
+}
+
+/**
+ * A recorder that records nothing.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const noop: Recorder = {
+  recordStatistics: () => Effect.void,
+  recordJobStarted: () => Effect.void,
+  recordJobCompleted: () => Effect.void,
+  recordDesiredRunners: () => Effect.void,
+  recordMaxRunners: () => Effect.void
+}
