@@ -328,6 +328,8 @@ const engine = <E, R>(
     /** One poll and what it brings. A message that arrived is handled even if interrupted meanwhile. */
     const step = Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
+        // let a pending interruption land before anything else happens (Go checks its context here)
+        yield* restore(Effect.yieldNow())
         if (pendingAck !== undefined) {
           const messageId = pendingAck
           yield* restore(acknowledge(messageId))
