@@ -99,13 +99,20 @@ const assertOutcome = (exit: Exit.Exit<unknown, unknown>, expectation: Expectati
   assert.isTrue(Option.isSome(failure), `expected a failure, got ${Cause.pretty(exit.cause)}`)
   if (Option.isNone(failure)) return
   const error = failure.value
-  const expectedClass = {
-    Client: ListenerClientError,
-    Scaler: ScriptedScalerError,
-    Listener: InvalidSession,
-    Validation: ListenerConfigError
-  }[expectation.kind]
-  assert.instanceOf(error, expectedClass)
+  switch (expectation.kind) {
+    case "Client":
+      assert.instanceOf(error, ListenerClientError)
+      break
+    case "Scaler":
+      assert.instanceOf(error, ScriptedScalerError)
+      break
+    case "Listener":
+      assert.instanceOf(error, InvalidSession)
+      break
+    case "Validation":
+      assert.instanceOf(error, ListenerConfigError)
+      break
+  }
   for (const text of expectation.messageContains) {
     assert.include((error as Error).message, text)
   }
