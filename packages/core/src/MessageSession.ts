@@ -20,7 +20,6 @@ import {
   MessageQueueTokenExpired,
   ResponseDecodeError,
   type RequestError,
-  SessionConflict,
   ValidationError
 } from "./ScaleSetError.js"
 import type { ActionsApi } from "./internal/actions.js"
@@ -204,19 +203,29 @@ export const make = (
     const conflictSchedule = Schedule.spaced(options.conflictRetryInterval ?? Duration.seconds(30)).pipe(
       Schedule.upTo(options.conflictRetryFor ?? Duration.minutes(5))
     )
-    const createWithConflictRetry = create.pipe(
-      Effect.tapErrorTag("SessionConflict", () =>
-        Effect.logInfo("another client holds the message session of this scale set; retrying").pipe(
-          Effect.annotateLogs({ scaleSetId, owner })
-        )),
-      Effect.retry({ schedule: conflictSchedule, while: (e) => e instanceof SessionConflict })
-    )
+    // The acquisition runs uninterruptibly (so a created session always gets its release), but
+    // the waits between conflict retries are interruptible: SIGINT does not wait 5 minutes.
+    const createWithConflictRetry = Effect.flatMap(Schedule.driver(conflictSchedule), (driver) => {
+      const attempt: Effect.Effect<ScaleSetSchema.RunnerScaleSetSession, RequestError> = Effect.catchTag(
+        create,
+        "SessionConflict",
+        (conflict) =>
+          Effect.logInfo("another client holds the message session of this scale set; retrying").pipe(
+            Effect.annotateLogs({ scaleSetId, owner }),
+            Effect.zipRight(Effect.interruptible(driver.next(conflict))),
+            Effect.matchEffect({ onFailure: () => Effect.fail(conflict), onSuccess: () => attempt })
+          )
+      )
+      return attempt
+    })
 
     const state = yield* Effect.acquireRelease(
       Effect.flatMap(createWithConflictRetry, (session) =>
         SynchronizedRef.make<State>({ session, generation: 0, closed: false })),
       (ref) =>
         deleteSession(ref).pipe(
+          // the release runs uninterruptibly: make the delete interruptible so the timeout can cut it
+          Effect.interruptible,
           Effect.timeout(options.closeTimeout ?? Duration.seconds(10)),
           Effect.catchAllCause((cause) =>
             Effect.logWarning("the message session was not deleted", cause).pipe(Effect.annotateLogs({ scaleSetId })))
