@@ -48,6 +48,7 @@ With --url: runs against GitHub until Ctrl-C (credentials and --exec required).
   --min-runners <n>             default 0
   --max-runners <n>             default 10
   --jobs <n>                    simulator workload size (default 60)
+  --quick                       short jobs and bursts (for CI)
   --delete-on-exit              delete the scale set at the end (always done with the simulator)
   --verbose                     log the library's debug lines
   --help
@@ -66,6 +67,7 @@ const { values: args } = parseArgs({
     "min-runners": { type: "string", default: "0" },
     "max-runners": { type: "string", default: "10" },
     jobs: { type: "string", default: "60" },
+    quick: { type: "boolean", default: false },
     "delete-on-exit": { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
     help: { type: "boolean", default: false }
@@ -119,18 +121,16 @@ const workload = (sim: Simulator.SimulatorShape, labels: ReadonlyArray<string>) 
     const bursts = [0.35, 0.4, 0.25].map((share) => Math.round(share * totalJobs))
     bursts[2] = totalJobs - bursts[0]! - bursts[1]!
     for (const [i, count] of bursts.entries()) {
-      if (i > 0) yield* Effect.sleep(Duration.seconds(6))
+      if (i > 0) yield* Effect.sleep(Duration.seconds(args.quick ? 1 : 6))
       for (let j = 0; j < count; j++) {
-        yield* sim.enqueueJobs({ count: 1, labels, durationMs: 2_000 + Math.floor(Math.random() * 3_000), jobDisplayName: `build {n}` })
+        const durationMs = args.quick ? 200 + Math.floor(Math.random() * 300) : 2_000 + Math.floor(Math.random() * 3_000)
+        yield* sim.enqueueJobs({ count: 1, labels, durationMs, jobDisplayName: `build {n}` })
       }
     }
   })
 
-const program = Effect.gen(function*() {
+const autoscale = (sim: Option.Option<Simulator.SimulatorShape>) => Effect.gen(function*() {
   const startedAt = Date.now()
-  const sim = simulated
-    ? Option.some(yield* Simulator.make({ longPollHold: "3 seconds", runnerPollHold: "2 seconds", assignmentTimeout: "60 seconds" }))
-    : Option.none<Simulator.SimulatorShape>()
   const url = Option.match(sim, { onNone: () => args.url!, onSome: (s) => s.url })
   const credentials = Option.match(sim, { onNone: realCredentials, onSome: (s) => s.credentials })
 
@@ -237,7 +237,21 @@ const program = Effect.gen(function*() {
   yield* Fiber.interrupt(listener)
 })
 
-program.pipe(
+const main = Effect.gen(function*() {
+  const sim = simulated
+    ? Option.some(yield* Simulator.make({ longPollHold: "3 seconds", runnerPollHold: "1 second", assignmentTimeout: "60 seconds" }))
+    : Option.none<Simulator.SimulatorShape>()
+  yield* Effect.scoped(autoscale(sim))
+  if (Option.isSome(sim)) {
+    // what the service sees once the scaler's scope closed: nothing of ours should be left
+    const snapshot = yield* sim.value.snapshot
+    process.stdout.write(
+      `cleanup: ${snapshot.sessions.length} open sessions, ${snapshot.runners.length} runners, ${snapshot.scaleSets.length} scale sets left\n`
+    )
+  }
+})
+
+main.pipe(
   Effect.scoped,
   Logger.withMinimumLogLevel(args.verbose ? LogLevel.Debug : LogLevel.Info),
   NodeRuntime.runMain
