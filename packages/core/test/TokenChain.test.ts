@@ -69,6 +69,21 @@ describe("token chain", () => {
       }).pipe(Effect.scoped))
   }
 
+  for (const serviceUrl of ["not a url", "ftp://actions.example/tenant"]) {
+    it.live(`a runner-registration url ${JSON.stringify(serviceUrl)} is an admin-connection error, not a defect`, () =>
+      Effect.gen(function*() {
+        const service = yield* fakeService({ serviceUrl: () => serviceUrl, handle: runner })
+        const client = yield* patClient(service)
+        const error = yield* Effect.flip(client.getRunner(1))
+        assert.strictEqual(error._tag, "AuthError")
+        if (error._tag === "AuthError") {
+          assert.strictEqual(error.step, "admin-connection")
+          assert.include(error.message, "runner-registration")
+        }
+        assert.strictEqual(service.actions().length, 0)
+      }).pipe(Effect.scoped))
+  }
+
   it.live("no global lock: two slow operations are in flight at the same time", () =>
     Effect.gen(function*() {
       const service = yield* fakeService({ handle: (req) => ({ ...runner(req), delayMs: 300 }) })

@@ -103,6 +103,9 @@ export const make = (options: {
         retryAlso: [401, 403]
       }).pipe(Effect.flatMap(decodeAdmin))
       if (admin.url === "") return yield* adminError("the answer is missing url (the Actions service URL)", url)
+      if (!URL.canParse(admin.url) || !/^https?:$/.test(new URL(admin.url).protocol)) {
+        return yield* adminError("the answer's url is not an http(s) URL", url)
+      }
       const adminToken = Redacted.value(admin.token)
       if (adminToken === "") return yield* adminError("the answer is missing token (the admin token)", url)
       if (adminToken.split(".").length !== 3) return yield* adminError("the admin token is not a JWT", url)

@@ -29,6 +29,8 @@ export type Reply =
 export interface ServiceOptions {
   /** The admin token for the n-th chain (0-based). Default: a JWT valid for 10 minutes. */
   readonly adminToken?: (n: number) => string
+  /** The Actions service URL runner-registration answers for the n-th chain. Default `{server}/tenant/`. */
+  readonly serviceUrl?: (n: number) => string
   /** The registration token for the n-th chain. Default `reg-token-{n}`. */
   readonly registrationToken?: (n: number) => string
   /** Answers requests under `/tenant/`. Default 404. */
@@ -94,7 +96,7 @@ export const fakeService = (options: ServiceOptions = {}): Effect.Effect<Service
         const n = chains++
         return send(req, res, {
           status: 201,
-          body: { url: `${url}/tenant/`, token: options.adminToken?.(n) ?? adminJwt(600, String(n)) }
+          body: { url: options.serviceUrl?.(n) ?? `${url}/tenant/`, token: options.adminToken?.(n) ?? adminJwt(600, String(n)) }
         })
       }
       inFlight++
