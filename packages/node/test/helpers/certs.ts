@@ -15,7 +15,7 @@ export interface TestPki {
 const keyPair = () => {
   const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 })
   return {
-    privateKey: forge.pki.privateKeyFromPem(privateKey.export({ type: "pkcs1", format: "pem" }).toString()),
+    privateKey: forge.pki.privateKeyFromPem(privateKey.export({ type: "pkcs1", format: "pem" }).toString()) as forge.pki.rsa.PrivateKey,
     publicKey: forge.pki.publicKeyFromPem(publicKey.export({ type: "spki", format: "pem" }).toString()),
     privatePem: privateKey.export({ type: "pkcs8", format: "pem" }).toString()
   }
@@ -26,7 +26,7 @@ let serial = 1
 const certificate = (options: {
   readonly commonName: string
   readonly publicKey: forge.pki.PublicKey
-  readonly issuer: { readonly cert: forge.pki.Certificate; readonly key: forge.pki.PrivateKey } | { readonly selfKey: forge.pki.PrivateKey }
+  readonly issuer: { readonly cert: forge.pki.Certificate; readonly key: forge.pki.rsa.PrivateKey } | { readonly selfKey: forge.pki.rsa.PrivateKey }
   readonly ca: boolean
 }) => {
   const cert = forge.pki.createCertificate()
