@@ -4,15 +4,17 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Credentials, MessageSession, ScaleSetClient } from "@scaleset/core"
+import { Listener } from "@scaleset/listener"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { request } from "undici"
 import { interleave, type Row, summary, timed } from "./harness.js"
-import { startBenchServer } from "./server.js"
+import { fakeJwt, startBenchServer } from "./server.js"
 
 export interface Sizes {
   readonly rounds: number
@@ -203,6 +205,123 @@ export const p5 = async ({ rounds }: Sizes): Promise<Row> => {
       ratio,
       goal: "≤ 1.5",
       pass: ratio.median <= 1.5
+    }
+  } finally {
+    await server.close()
+  }
+}
+
+/** A small message: one completed job, as most messages are. */
+export const oneJobMessage = (n: number): string =>
+  JSON.stringify({
+    messageId: n,
+    messageType: "RunnerScaleSetJobMessages",
+    body: JSON.stringify([{
+      messageType: "JobCompleted",
+      runnerRequestId: n,
+      repositoryName: "my-repo",
+      ownerName: "my-org",
+      jobId: `job-${n}`,
+      jobWorkflowRef: "my-org/my-repo/.github/workflows/ci.yml@refs/heads/main",
+      jobDisplayName: "build",
+      workflowRunId: 9001,
+      eventName: "push",
+      requestLabels: ["bench"],
+      queueTime: time(0),
+      scaleSetAssignTime: time(1),
+      runnerAssignTime: time(2),
+      finishTime: time(5),
+      result: "succeeded",
+      runnerId: 3,
+      runnerName: "runner-3"
+    }]),
+    statistics: { totalAvailableJobs: 0, totalAcquiredJobs: 0, totalAssignedJobs: 1, totalRunningJobs: 1, totalRegisteredRunners: 1, totalBusyRunners: 1, totalIdleRunners: 0 }
+  })
+
+/** P2: the listener loop (poll, decode, events, ack) against a server answering at once. */
+export const p2 = async ({ rounds, quick }: Sizes): Promise<Row> => {
+  const server = await startBenchServer({ queue: { message: oneJobMessage } })
+  const runtime = clientRuntime(server.configUrl)
+  const n = quick ? 50 : 500
+  try {
+    const client = await runtime.runPromise(ScaleSetClient.ScaleSetClient)
+    const handled = (messages: number) =>
+      Effect.scoped(
+        Effect.gen(function*() {
+          const session = yield* client.createMessageSession(1, "bench")
+          let seen = 0
+          yield* Listener.events(session, { maxRunners: 10 }).pipe(
+            Stream.takeUntil((event) => event._tag === "Statistics" && ++seen >= messages),
+            Stream.runDrain
+          )
+        })
+      )
+    const subject = () => timed(() => runtime.runPromise(handled(n)))
+    const queueUrl = `${server.origin}/queue/1`
+    const headers = { authorization: `Bearer ${fakeJwt(Math.floor(Date.now() / 1000) + 3600)}`, accept: "application/json; api-version=6.0-preview", "user-agent": userAgent, "x-scalesetmaxcapacity": "10" }
+    const baseline = () =>
+      timed(async () => {
+        let last = 0
+        for (let i = 0; i < n; i++) {
+          const res = await request(last > 0 ? `${queueUrl}?lastMessageId=${last}` : queueUrl, { headers })
+          const message = (await res.body.json()) as { messageId: number; body: string }
+          JSON.parse(message.body)
+          last = message.messageId
+          const ack = await request(`${queueUrl}/${last}`, { method: "DELETE", headers })
+          await ack.body.dump()
+        }
+      })
+    await subject()
+    await baseline()
+    const paired = await interleave(rounds, subject, baseline)
+    const acks = server.counts.get("ack") ?? 0
+    if (acks < n) throw new Error(`P2: the listener acknowledged ${acks} messages, expected at least ${n}`)
+    const ratio = summary(paired.ratios)
+    return {
+      id: "P2",
+      measure: "listener loop per message (poll, decode, events, ack)",
+      subject: "Listener.events",
+      value: `${((summary(paired.subject).median * 1000) / n).toFixed(0)} µs`,
+      baseline: `${((summary(paired.baseline).median * 1000) / n).toFixed(0)} µs raw GET+parse+DELETE`,
+      ratio,
+      goal: "≤ 1.5",
+      pass: ratio.median <= 1.5
+    }
+  } finally {
+    await runtime.dispose()
+    await server.close()
+  }
+}
+
+const runChildJson = <A>(script: string, env: Record<string, string>) =>
+  new Promise<A>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--expose-gc", here(script)], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] })
+    let out = ""
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
+    child.on("error", reject)
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as A) : reject(new Error(`${script} exited ${code}`))))
+  })
+
+/** P4: 1,000 listeners with sessions open and long polls held, in one process: RSS growth. */
+export const p4 = async ({ quick }: Sizes): Promise<Row> => {
+  const server = await startBenchServer({ queue: "hold" })
+  const count = quick ? 100 : 1000
+  try {
+    const env = { BENCH_CONFIG_URL: server.configUrl, BENCH_ORIGIN: server.origin, BENCH_COUNT: String(count) }
+    const subject = await runChildJson<{ growthBytes: number }>("./p4-listeners.js", env)
+    const baseline = await runChildJson<{ growthBytes: number }>("./p4-undici.js", env)
+    const mb = (b: number) => b / 1024 / 1024
+    const total = mb(subject.growthBytes) * (1000 / count)
+    return {
+      id: "P4",
+      measure: "1,000 listeners, sessions open, polls held",
+      subject: "RSS growth",
+      value: `${total.toFixed(1)} MB (${((subject.growthBytes / count) / 1024).toFixed(1)} KB each)`,
+      baseline: `${(mb(baseline.growthBytes) * (1000 / count)).toFixed(1)} MB raw undici polls`,
+      ratio: undefined,
+      goal: "≤ 60 MB",
+      pass: total <= 60,
+      ...(quick ? { notes: `measured with ${count} listeners and scaled to 1,000` } : {})
     }
   } finally {
     await server.close()

@@ -5,14 +5,14 @@
 import { writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { printTable, type Row } from "./harness.js"
-import { p1, p3, p5, p6, type Sizes } from "./measures.js"
+import { p1, p2, p3, p4, p5, p6, type Sizes } from "./measures.js"
 
 const quick = process.argv.includes("--quick")
 const sizes: Sizes = { rounds: quick ? 1 : 9, quick }
 
 const main = async () => {
   const rows: Array<Row> = []
-  for (const measure of [p1, p3, p5, p6]) {
+  for (const measure of [p1, p2, p3, p4, p5, p6]) {
     rows.push(await measure(sizes))
   }
   printTable(rows)

@@ -17,8 +17,8 @@ export interface BenchServer {
 export interface BenchServerOptions {
   /** Delay before answering generatejitconfig. */
   readonly jitDelayMs?: number
-  /** The queue answer: a message body, or "hold" to keep long polls open until close. */
-  readonly queue?: { readonly message: string } | "hold"
+  /** The queue answer: a message (given its sequence number), or "hold" to keep long polls open until close. */
+  readonly queue?: { readonly message: (n: number) => string } | "hold"
 }
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
@@ -70,6 +70,13 @@ export const startBenchServer = (options: BenchServerOptions = {}): Promise<Benc
         res.writeHead(204).end()
         return
       }
+      if (path === "/stats") return json(res, 200, { ...Object.fromEntries(counts), heldNow: held.size })
+      if (path.startsWith("/held")) {
+        count("held")
+        held.add(res)
+        res.on("close", () => held.delete(res))
+        return
+      }
       if (path.startsWith("/queue/")) {
         if (req.method === "DELETE") {
           count("ack")
@@ -82,8 +89,9 @@ export const startBenchServer = (options: BenchServerOptions = {}): Promise<Benc
           res.on("close", () => held.delete(res))
           return
         }
-        res.writeHead(200, { "content-type": "application/json" })
-        res.end(options.queue.message)
+        const text = options.queue.message(counts.get("poll") ?? 0)
+        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
+        res.end(text)
         return
       }
       if (/\/runnerscalesets\/\d+$/.test(path)) {

@@ -1,0 +1,41 @@
+// P4 subject: BENCH_COUNT listeners in this process, each with its own session and a held long poll.
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Credentials from "@scaleset/core/Credentials"
+import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
+import * as Listener from "@scaleset/listener/Listener"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { rssAfterGc, waitForHeld } from "./p4-common.js"
+
+const count = Number(process.env.BENCH_COUNT)
+const origin = process.env.BENCH_ORIGIN!
+
+const program = Effect.gen(function*() {
+  const client = yield* ScaleSetClient.ScaleSetClient
+  yield* client.getRunnerScaleSetById(1) // token chain and connection warm, outside the measure
+  const before = rssAfterGc()
+  yield* Effect.forEach(
+    Array.from({ length: count }, (_, i) => i + 1),
+    (id) =>
+      client.createMessageSession(id, "bench").pipe(
+        Effect.flatMap((session) => Stream.runDrain(Listener.events(session, { maxRunners: 10 }))),
+        Effect.forkScoped
+      ),
+    { concurrency: 50, discard: true }
+  )
+  yield* Effect.promise(() => waitForHeld(origin, count))
+  const after = rssAfterGc()
+  process.stdout.write(JSON.stringify({ growthBytes: after - before }))
+})
+
+const layer = ScaleSetClient.layer({ url: process.env.BENCH_CONFIG_URL!, credentials: Credentials.personalAccessToken("bench-pat") }).pipe(
+  Layer.provide(NodeHttpClient.layerUndici)
+)
+Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(layer))).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${String(error)}\n`)
+    process.exit(1)
+  }
+)
