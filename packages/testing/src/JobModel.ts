@@ -51,6 +51,16 @@ export interface EnqueueJobsOptions {
 }
 
 /**
+ * One burst of a workload: its jobs are queued `afterMs` after the previous burst.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Burst extends EnqueueJobsOptions {
+  readonly afterMs?: number | undefined
+}
+
+/**
  * A job as the simulator sees it (a snapshot: later changes do not show in it).
  *
  * @since 0.1.0

@@ -25,7 +25,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
 import type * as Faults from "./Faults.js"
-import type { EnqueueJobsOptions, Job, JobState, Runner, Statistics } from "./JobModel.js"
+import type { Burst, EnqueueJobsOptions, Job, JobState, Runner, Statistics } from "./JobModel.js"
 import * as SimulatedRunner from "./SimulatedRunner.js"
 import {
   type Control,
@@ -125,6 +125,8 @@ export interface SimulatorShape {
   // workload
   /** Queues workflow jobs; their ids. */
   readonly enqueueJobs: (options?: EnqueueJobsOptions) => Effect.Effect<ReadonlyArray<string>>
+  /** Queues bursts of jobs over time (each `afterMs` after the previous); all job ids. Interruptible. */
+  readonly workload: (bursts: ReadonlyArray<Burst>) => Effect.Effect<ReadonlyArray<string>>
   readonly addRunnerGroup: (name: string) => Effect.Effect<{ readonly id: number; readonly name: string }>
   /** Creates a scale set directly, as another client would; its id. */
   readonly createScaleSet: (input: {
@@ -275,6 +277,11 @@ export const make = (options: SimulatorOptions = {}): Effect.Effect<SimulatorSha
       appPrivateKey,
 
       enqueueJobs: (o) => Effect.sync(() => control.enqueueJobs(o)),
+      workload: (bursts) =>
+        Effect.forEach(bursts, (burst) =>
+          Effect.sleep(Duration.millis(burst.afterMs ?? 0)).pipe(Effect.zipRight(Effect.sync(() => control.enqueueJobs(burst))))).pipe(
+            Effect.map((ids) => ids.flat())
+          ),
       addRunnerGroup: (name) => Effect.sync(() => control.addRunnerGroup(name)),
       createScaleSet: (input) => syncOrFail(() => control.createScaleSet(input)),
       runRunner: (jitConfig) => SimulatedRunner.run(jitConfig),

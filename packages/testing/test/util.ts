@@ -10,7 +10,7 @@ import type * as Simulator from "../src/Simulator.js"
 
 /** A real core client against the simulator, over undici, with quick retries. */
 export const clientFor = (
-  sim: Simulator.SimulatorShape,
+  sim: Pick<Simulator.SimulatorShape, "url" | "credentials">,
   options: { readonly credentials?: Credentials.Credentials; readonly url?: string; readonly retryMax?: number } = {}
 ) =>
   Effect.gen(function*() {

@@ -3,7 +3,7 @@
  * `Simulator` wraps it in Effects; `startSimulator` hands it out as is.
  */
 import * as Faults from "../Faults.js"
-import type { EnqueueJobsOptions, Job, JobState, Runner, Statistics } from "../JobModel.js"
+import type { Burst, EnqueueJobsOptions, Job, JobState, Runner, Statistics } from "../JobModel.js"
 import type { RecordedRequest, SimulatorServer } from "./server.js"
 import { ServiceException } from "./state.js"
 
@@ -94,6 +94,24 @@ export const makeControl = (server: SimulatorServer) => {
 
   return {
     enqueueJobs: (options?: EnqueueJobsOptions): ReadonlyArray<string> => state.enqueueJobs(options),
+    /** Queues the bursts one after the other, each `afterMs` after the previous; all job ids. */
+    workload: async (bursts: ReadonlyArray<Burst>, signal?: AbortSignal): Promise<ReadonlyArray<string>> => {
+      const ids: Array<string> = []
+      for (const burst of bursts) {
+        if ((burst.afterMs ?? 0) > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, burst.afterMs)
+            signal?.addEventListener("abort", () => {
+              clearTimeout(timer)
+              resolve()
+            })
+          })
+        }
+        if (signal?.aborted) break
+        ids.push(...state.enqueueJobs(burst))
+      }
+      return ids
+    },
     addRunnerGroup: (name: string) => state.addRunnerGroup(name),
     /** Creates a scale set directly (as if another client had): its id. */
     createScaleSet: (input: { readonly name: string; readonly runnerGroupId?: number; readonly labels?: ReadonlyArray<string> }) =>
