@@ -3,7 +3,7 @@
  * the listener scenarios of the conformance suite (no HTTP).
  */
 import type * as MessageSession from "@scaleset/core/MessageSession"
-import { ActionsException } from "@scaleset/core/ScaleSetError"
+import { ActionsException, ResponseDecodeError, ScaleSetApiError } from "@scaleset/core/ScaleSetError"
 import * as ScaleSetSchema from "@scaleset/core/ScaleSetSchema"
 import type { Metrics } from "@scaleset/listener"
 import * as Data from "effect/Data"
@@ -17,7 +17,8 @@ import { readFileSync } from "node:fs"
 
 export interface ScriptEntry {
   readonly return?: unknown
-  readonly error?: { readonly kind?: string; readonly message?: string }
+  /** `kind`: `Cancelled`, or (beyond the Go cases) `Transport`, `Decode`, `Status` with `status`. */
+  readonly error?: { readonly kind?: string; readonly message?: string; readonly status?: number }
   readonly cancel?: boolean
   readonly setMaxRunners?: number
 }
@@ -112,15 +113,27 @@ export const makeHarness = (
         if (entry?.cancel === true) yield* cancel
       })
     const next = (name: string) => queues.get(name)?.shift()
-    const clientError = (operation: string, message: string) =>
-      new ActionsException({
-        method: "POST",
-        url: `fake://session/${operation}`,
-        status: 400,
-        typeName: "ScriptedException",
-        exceptionMessage: message,
-        attempts: 1
-      })
+    const clientError = (operation: string, error: NonNullable<ScriptEntry["error"]>) => {
+      const url = `fake://session/${operation}`
+      const message = error.message ?? "error"
+      switch (error.kind) {
+        case "Transport":
+          return new ScaleSetApiError({ method: "GET", url, reason: "Transport", attempts: 5, detail: message })
+        case "Decode":
+          return new ResponseDecodeError({ method: "GET", url, status: 200, reason: message })
+        case "Status":
+          return new ScaleSetApiError({ method: "GET", url, status: error.status, reason: "StatusCode", attempts: 5, body: message })
+        default:
+          return new ActionsException({
+            method: "POST",
+            url,
+            status: error.status ?? 400,
+            typeName: "ScriptedException",
+            exceptionMessage: message,
+            attempts: 1
+          })
+      }
+    }
 
     const toMessage = (go: GoMessage): ScaleSetSchema.RunnerScaleSetMessage => {
       const jobs = [
@@ -156,7 +169,7 @@ export const makeHarness = (
           yield* apply(entry)
           if (entry.error !== undefined) {
             if (entry.error.kind === "Cancelled") return yield* Effect.never
-            return yield* clientError("getMessage", entry.error.message ?? "error")
+            return yield* clientError("getMessage", entry.error)
           }
           return entry.return == null ? Option.none() : Option.some(toMessage(entry.return as GoMessage))
         }),
@@ -165,14 +178,14 @@ export const makeHarness = (
           yield* record("client.deleteMessage", { messageId })
           const entry = next("deleteMessage")
           yield* apply(entry)
-          if (entry?.error !== undefined) return yield* clientError("deleteMessage", entry.error.message ?? "error")
+          if (entry?.error !== undefined) return yield* clientError("deleteMessage", entry.error)
         }),
       acquireJobs: (requestIds) =>
         Effect.gen(function*() {
           yield* record("client.acquireJobs", { requestIds: [...requestIds] })
           const entry = next("acquireJobs")
           yield* apply(entry)
-          if (entry?.error !== undefined) return yield* clientError("acquireJobs", entry.error.message ?? "error")
+          if (entry?.error !== undefined) return yield* clientError("acquireJobs", entry.error)
           return entry?.return === undefined ? requestIds : (entry.return as ReadonlyArray<number>)
         }),
       refresh: Effect.dieMessage("refresh is not scripted"),
