@@ -19,6 +19,7 @@ export {
   type RunnerScaleSetStatistic,
   type SystemInfo
 } from "./facade/Client.js"
+export { Listener, type ListenerOptions, type Scaler } from "./facade/Listener.js"
 export {
   DEFAULT_RUNNER_GROUP,
   type GitHubConfigInfo,

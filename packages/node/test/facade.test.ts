@@ -11,6 +11,7 @@ import {
   HttpError,
   InvalidGitHubConfigURLError,
   isHostedGitHubURL,
+  Listener,
   parseGitHubConfigFromURL,
   RunnerNotFoundError,
   ScalesetError,
@@ -185,7 +186,7 @@ describe("MessageSessionClient", () => {
       assert.strictEqual(session.statistics?.totalAssignedJobs, 0)
       assert.isNull(await sessionClient.getMessage(0, 10))
 
-      sim.enqueueJobs({ count: 2, durationMs: 60_000 })
+      sim.enqueueJobs({ count: 2, durationMs: 60_000, labels: ["polled"] })
       let lastMessageId = 0
       let acquired: Array<number> = []
       let desired = 0
@@ -217,6 +218,68 @@ describe("MessageSessionClient", () => {
     assert.strictEqual(sim.sessions().filter((s) => s.ownerName === "forgetful-host").length, 1)
     await client.close()
     assert.strictEqual(sim.sessions().filter((s) => s.ownerName === "forgetful-host").length, 0)
+  })
+})
+
+describe("Listener (seed)", () => {
+  it("drives a scaler through the job life, and abort ends the run and deletes the session", async () => {
+    const client = await patClient()
+    const scaleSet = await client.createRunnerScaleSet({ name: "listened", runnerGroupId: 1 })
+    const sessionClient = await client.createMessageSessionClient(scaleSet.id, "listener-host")
+    const listener = new Listener(sessionClient, { scaleSetId: scaleSet.id, maxRunners: 5 })
+    const ac = new AbortController()
+    const desired: Array<number> = []
+    const started: Array<string> = []
+    const completed: Array<string> = []
+    const runners: Array<Promise<unknown>> = []
+    let provisioned = 0
+    const scaler = {
+      async handleDesiredRunnerCount(count: number) {
+        desired.push(count)
+        while (provisioned < count) {
+          provisioned++
+          const { encodedJITConfig } = await client.generateJitRunnerConfig({ name: `runner-${provisioned}` }, scaleSet.id)
+          runners.push(sim.runRunner(encodedJITConfig))
+        }
+        return provisioned
+      },
+      async handleJobStarted(jobInfo: { runnerName: string }) {
+        started.push(jobInfo.runnerName)
+      },
+      async handleJobCompleted(jobInfo: { runnerName: string; result: string }) {
+        completed.push(`${jobInfo.runnerName}:${jobInfo.result}`)
+        if (completed.length === 2) ac.abort()
+      }
+    }
+    sim.enqueueJobs({ count: 2, durationMs: 50, labels: ["listened"] })
+    const error = await rejection(listener.run(scaler, { signal: ac.signal }))
+    assert.instanceOf(error, ScalesetError)
+    assert.strictEqual((error as Error).message, "aborted")
+    assert.strictEqual(desired[0], 0)
+    assert.include(desired, 2)
+    assert.strictEqual(started.length, 2)
+    assert.deepStrictEqual(completed.map((c) => c.split(":")[1]), ["succeeded", "succeeded"])
+    assert.strictEqual(sim.sessions().filter((s) => s.ownerName === "listener-host").length, 0)
+    await sessionClient.close()
+    await Promise.allSettled(runners)
+    await client.close()
+  })
+
+  it("a scaler's error ends the run with that error", async () => {
+    const client = await patClient()
+    const scaleSet = await client.createRunnerScaleSet({ name: "failing-scaler", runnerGroupId: 1 })
+    const sessionClient = await client.createMessageSessionClient(scaleSet.id, "failing-host")
+    const boom = new Error("cannot provision")
+    const error = await rejection(
+      new Listener(sessionClient, { scaleSetId: scaleSet.id, maxRunners: 1 }).run({
+        handleDesiredRunnerCount: () => Promise.reject(boom),
+        handleJobStarted: () => undefined,
+        handleJobCompleted: () => undefined
+      })
+    )
+    assert.strictEqual(error, boom)
+    assert.strictEqual(sim.sessions().filter((s) => s.ownerName === "failing-host").length, 0)
+    await client.close()
   })
 })
 

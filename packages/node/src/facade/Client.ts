@@ -117,8 +117,12 @@ export class GitHubAppAuth {
 /** The layer's build error surfaces as a failure of the first run, converted like any other. */
 type Runtime = ManagedRuntime.ManagedRuntime<ScaleSetClient.ScaleSetClient, unknown>
 
-/** Runs an Effect on a client's runtime, rejecting with the facade's errors. */
-class Edge {
+/**
+ * Runs an Effect on a client's runtime, rejecting with the facade's errors.
+ *
+ * @internal
+ */
+export class Edge {
   closed = false
   constructor(readonly runtime: Runtime, readonly service: ScaleSetClient.ScaleSetClientShape) {}
 
@@ -171,6 +175,13 @@ const toMessage = (message: ScaleSetSchema.RunnerScaleSetMessage): RunnerScaleSe
 }
 
 /**
+ * What the facade's `Listener` needs of a session client (not part of the public API).
+ *
+ * @internal
+ */
+export const sessionInternals = new WeakMap<MessageSessionClient, { readonly edge: Edge; readonly session: MessageSession.MessageSession }>()
+
+/**
  * A message session of a scale set, created by `client.createMessageSessionClient`. `close()`
  * deletes the session on the service.
  *
@@ -189,6 +200,7 @@ export class MessageSessionClient {
     this.#scope = scope
     this.#session = session
     this.#onClose = onClose
+    sessionInternals.set(this, { edge, session })
   }
 
   /** The scale set this session belongs to. */

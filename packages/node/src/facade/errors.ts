@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as ScaleSetError from "@scaleset/core/ScaleSetError"
+import * as ListenerError from "@scaleset/listener/ListenerError"
 import * as Cause from "effect/Cause"
 import * as Option from "effect/Option"
 import * as NodeError from "../NodeError.js"
@@ -256,6 +257,9 @@ export const fromFailure = (e: unknown): Error => {
   if (e instanceof ScaleSetError.InvalidConfigUrl) return new InvalidGitHubConfigURLError(e.message, { url: e.url, reason: e.reason }, cause)
   if (e instanceof ScaleSetError.AuthError) return new AuthenticationError(e.message, { step: e.step, reason: e.reason, url: e.url }, cause)
   if (e instanceof ScaleSetError.ValidationError) return new ValidationError(e.message, { field: e.field, reason: e.reason }, cause)
+  if (e instanceof ListenerError.ListenerClientError) return fromFailure(e.cause)
+  if (e instanceof ListenerError.ListenerConfigError) return new ValidationError(e.message, { field: e.field, reason: e.reason }, cause)
+  if (e instanceof ListenerError.InvalidSession) return new ScalesetError(e.message, "InvalidSession", {}, cause)
   if (e instanceof NodeError.TransportError) return new ConfigurationError(e.message, [e.message], cause)
   if (e instanceof NodeError.NodeConfigError) return new ConfigurationError(e.message, e.problems, cause)
   if (e instanceof Error) return e
