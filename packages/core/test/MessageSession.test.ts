@@ -12,6 +12,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
 import { fakeService, type Reply, type Seen } from "./helpers/service.js"
 
 const SESSION_ID = "11111111-2222-3333-4444-555555555555"
@@ -147,6 +148,25 @@ describe("MessageSession create", () => {
         session: { conflictRetryInterval: "10 millis", conflictRetryFor: "10 seconds" }
       })
       const session = yield* client.createMessageSession(1, "owner-1")
+      assert.strictEqual((yield* session.session).sessionId, SESSION_ID)
+      assert.strictEqual(creates, 5)
+    })))
+
+  it.effect("409 ×4 then 200 with the default schedule (every 30 s), on the TestClock", () =>
+    wire(Effect.gen(function*() {
+      let creates = 0
+      const conflict = { status: 409, body: { typeName: "TaskAgentSessionConflictException", message: "held" } }
+      const { client } = yield* setup((req) => is.create(req) && ++creates <= 4 ? conflict : undefined)
+      const fiber = yield* Effect.fork(client.createMessageSession(1, "owner-1"))
+      // real sockets: wait (in real time) for each attempt, then move the test clock past the wait
+      const realPause = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
+      for (let attempt = 1; attempt <= 4; attempt++) {
+        while (creates < attempt) yield* realPause
+        yield* realPause
+        assert.strictEqual(creates, attempt, "no retry before the 30 s wait")
+        yield* TestClock.adjust("30 seconds")
+      }
+      const session = yield* Fiber.join(fiber)
       assert.strictEqual((yield* session.session).sessionId, SESSION_ID)
       assert.strictEqual(creates, 5)
     })))

@@ -100,7 +100,7 @@ describe("retries", () => {
   it.live("the per-attempt timeout cuts a stalled response and retries", () =>
     Effect.gen(function*() {
       const service = yield* fakeService({ handle: script([{ stall: true }, runner]) })
-      const client = yield* patClient(service, { timeout: "200 millis" })
+      const client = yield* patClient(service, { timeout: "1 second" })
       assert.strictEqual((yield* client.getRunner(1)).id, 1)
       assert.strictEqual(service.actions().length, 2)
     }).pipe(Effect.scoped))
