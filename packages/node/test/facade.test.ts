@@ -265,6 +265,32 @@ describe("Listener (seed)", () => {
     await client.close()
   })
 
+  it("abort during a long poll ends the run at once and deletes the session", async () => {
+    const slow = await startSimulator({ longPollHold: "10 minutes" })
+    const client = await Client.createWithPersonalAccessToken({ gitHubConfigURL: slow.url, personalAccessToken: slow.pat })
+    try {
+      const scaleSet = await client.createRunnerScaleSet({ name: "idle", runnerGroupId: 1 })
+      const sessionClient = await client.createMessageSessionClient(scaleSet.id, "idle-host")
+      const ac = new AbortController()
+      const run = new Listener(sessionClient, { scaleSetId: scaleSet.id, maxRunners: 3 }).run({
+        handleDesiredRunnerCount: (count) => {
+          // the first count comes from the session; the poll that follows is held by the server
+          setTimeout(() => ac.abort(), 200)
+          return count
+        },
+        handleJobStarted: () => undefined,
+        handleJobCompleted: () => undefined
+      }, { signal: ac.signal })
+      const error = await rejection(run)
+      assert.strictEqual((error as Error).message, "aborted")
+      // the server would hold that poll for 10 minutes: reaching this line means abort cut it
+      assert.strictEqual(slow.sessions().length, 0)
+    } finally {
+      await client.close()
+      await slow.stop()
+    }
+  })
+
   it("a scaler's error ends the run with that error", async () => {
     const client = await patClient()
     const scaleSet = await client.createRunnerScaleSet({ name: "failing-scaler", runnerGroupId: 1 })
