@@ -39,6 +39,7 @@ export type RouteId =
   | "runner.connect"
   | "runner.job"
   | "runner.complete"
+  | "runner.disconnect"
   | "notFound"
 
 /**

@@ -121,8 +121,8 @@ export interface RunOptions {
 }
 
 /**
- * Runs one simulated runner to its end. Interrupted while working on a job, it reports the job
- * `canceled` (best effort) before it stops.
+ * Runs one simulated runner to its end. Interrupted (killed) after it connected, it reports its job
+ * `canceled`, or goes offline when it had none (best effort), before it stops.
  *
  * @since 0.1.0
  * @category constructors
@@ -145,6 +145,20 @@ export const run = (
     const connected = yield* decodeAnswer(Connected, connectAnswer, "connect")
     emit("connected", { runnerId: connected.id, runnerName: connected.name })
 
+    const disconnect = call(`${base}/${connected.id}/disconnect`, { method: "POST", token: connected.token }).pipe(
+      Effect.timeout("2 seconds"),
+      Effect.ignore
+    )
+    // killed at any point from here on: the job (if any) is reported canceled, an idle runner goes offline
+    return yield* Effect.onInterrupt(work(base, connected, emit), () => disconnect)
+  }).pipe(Effect.withSpan("SimulatedRunner.run"))
+
+const work = (
+  base: string,
+  connected: typeof Connected.Type,
+  emit: (event: string, detail: Record<string, string | number>) => void
+): Effect.Effect<RunnerOutcome, SimulatedRunnerError> =>
+  Effect.gen(function*() {
     for (;;) {
       const answer = yield* call(`${base}/${connected.id}/job`, { method: "GET", token: connected.token })
       if (answer.status === 204) continue
@@ -157,19 +171,15 @@ export const run = (
       }
       const job = yield* decodeAnswer(Assignment, answer, "job")
       emit("job", { jobId: job.jobId, runnerRequestId: job.runnerRequestId, durationMs: job.durationMs })
-      const complete = (result: string) =>
-        call(`${base}/${connected.id}/complete`, { method: "POST", token: connected.token, json: { result } })
-      yield* Effect.sleep(Duration.millis(job.durationMs)).pipe(
-        Effect.onInterrupt(() => complete("canceled").pipe(Effect.timeout("2 seconds"), Effect.ignore))
-      )
-      const done = yield* complete(job.result)
+      yield* Effect.sleep(Duration.millis(job.durationMs))
+      const done = yield* call(`${base}/${connected.id}/complete`, { method: "POST", token: connected.token, json: { result: job.result } })
       if (done.status !== 204) {
         return yield* new SimulatedRunnerError({ reason: `reporting the job failed: ${done.body}`, status: done.status })
       }
       emit("completed", { jobId: job.jobId, result: job.result })
       return { runnerId: connected.id, runnerName: connected.name, jobId: job.jobId, result: job.result }
     }
-  }).pipe(Effect.withSpan("SimulatedRunner.run"))
+  })
 
 /**
  * `run` for code that does not use Effect; `signal` stops the runner.

@@ -103,6 +103,13 @@ describe("runners", () => {
       yield* client.removeRunner(idle.runners[0]!.id)
       const outcome = yield* Fiber.join(runner)
       assert.isUndefined(outcome.jobId)
+
+      // a runner killed while idle goes offline and stays registered until removed
+      const jit2 = yield* client.generateJitRunnerConfig({ name: "killed-idle" }, scaleSet.id)
+      const second = yield* Effect.fork(SimulatedRunner.run(jit2.encodedJITConfig))
+      yield* sim.waitFor((s) => s.runners.some((r) => r.status === "idle"), { timeout: "5 seconds" })
+      yield* Fiber.interrupt(second)
+      assert.deepStrictEqual((yield* sim.runners).map((r) => `${r.name}:${r.status}`), ["killed-idle:offline"])
     }))
 
   it.scopedLive("runner groups: default and configured ones; scale set names are unique per group", () =>

@@ -11,7 +11,7 @@ import { clientFor, collectJobs, ofType } from "./util.js"
 const runnerBin = fileURLToPath(new URL("../dist/bin/runner.js", import.meta.url))
 
 /** Runs the runner executable as a child process; resolves with its exit code and output. */
-const spawnRunner = (jitConfig: string) =>
+const spawnRunner = (jitConfig: string, onStart: (kill: () => void) => void = () => {}) =>
   Effect.async<{ readonly code: number | null; readonly output: string }>((resume) => {
     const child = spawn(process.execPath, [runnerBin], {
       env: { ...process.env, ACTIONS_RUNNER_INPUT_JITCONFIG: jitConfig },
@@ -21,6 +21,7 @@ const spawnRunner = (jitConfig: string) =>
     child.stdout.on("data", (d: Buffer) => (output += d.toString()))
     child.stderr.on("data", (d: Buffer) => (output += d.toString()))
     child.on("exit", (code) => resume(Effect.succeed({ code, output })))
+    onStart(() => child.kill("SIGTERM"))
     return Effect.sync(() => void child.kill("SIGTERM"))
   })
 
@@ -136,5 +137,25 @@ describe("the full life of a job", () => {
       const message = yield* session.getMessage(0, 3)
       assert.strictEqual(Option.map(message, (m) => m.jobs.length).pipe(Option.getOrUndefined), 3)
       assert.strictEqual((yield* sim.jobs("queued")).length, 2)
+    }))
+
+  it.scopedLive("SIGTERM to a runner process working on a job reports it canceled and exits 143", () =>
+    Effect.gen(function*() {
+      const sim = yield* Simulator.make({ longPollHold: "200 millis" })
+      const client = yield* clientFor(sim)
+      const scaleSet = yield* client.createRunnerScaleSet({ name: "killed", runnerGroupId: 1 })
+      const session = yield* client.createMessageSession(scaleSet.id, "owner")
+      yield* sim.enqueueJobs({ count: 1, durationMs: 60_000 })
+      const offered = yield* collectJobs(session, (jobs) => ofType(jobs, "JobAvailable").length >= 1)
+      yield* session.acquireJobs(ofType(offered.jobs, "JobAvailable").map((j) => j.runnerRequestId))
+      const jit = yield* client.generateJitRunnerConfig({}, scaleSet.id)
+      let kill = () => {}
+      const proc = yield* Effect.fork(spawnRunner(Redacted.value(jit.encodedJITConfig), (k) => (kill = k)))
+      yield* sim.waitFor((s) => s.jobCounts.running === 1, { timeout: "10 seconds" })
+      kill()
+      const exit = yield* Fiber.join(proc)
+      assert.strictEqual(exit.code, 143, exit.output)
+      const [job] = yield* sim.jobs("completed")
+      assert.strictEqual(job?.result, "canceled")
     }))
 })

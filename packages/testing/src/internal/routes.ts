@@ -81,9 +81,9 @@ const bearer = (request: Request): string | undefined => {
 
 const badRequest = (message: string) => new ServiceException(400, typeNames.argument, message)
 
-/** Decodes a JSON body with a Schema; a bad body is a 400 ArgumentException. */
+/** Decodes a JSON body (empty = `{}`) with a Schema; a bad body is a 400 ArgumentException. */
 const decodeBody = <A, I>(schema: Schema.Schema<A, I>, request: Request): A => {
-  const result = Schema.decodeUnknownEither(Schema.parseJson(schema))(request.body === "" ? "null" : request.body)
+  const result = Schema.decodeUnknownEither(Schema.parseJson(schema))(request.body === "" ? "{}" : request.body)
   if (Either.isLeft(result)) {
     throw badRequest(`The request body is not valid: ${ParseResult.TreeFormatter.formatErrorSync(result.left)}`)
   }
@@ -272,7 +272,6 @@ export const makeRoutes = (ctx: RouteContext) => {
       if (method === "POST") {
         return actions("scaleSets.create", (request) => {
           const input = decodeBody(ScaleSetInput, request)
-          if (input === null) throw badRequest("A runner scale set is required.")
           const created = state.createScaleSet({
             name: input.name ?? "",
             runnerGroupId: input.runnerGroupId ?? undefined,
@@ -294,11 +293,11 @@ export const makeRoutes = (ctx: RouteContext) => {
         return actions("scaleSets.update", (request) => {
           const input = decodeBody(ScaleSetInput, request)
           const updated = state.updateScaleSet(id, {
-            name: input?.name ?? undefined,
-            runnerGroupId: input?.runnerGroupId ?? undefined,
-            runnerGroupName: input?.runnerGroupName ?? undefined,
-            labels: labelsOf(input?.labels),
-            disableUpdate: input?.RunnerSetting?.disableUpdate ?? undefined
+            name: input.name ?? undefined,
+            runnerGroupId: input.runnerGroupId ?? undefined,
+            runnerGroupName: input.runnerGroupName ?? undefined,
+            labels: labelsOf(input.labels),
+            disableUpdate: input.RunnerSetting?.disableUpdate ?? undefined
           })
           return json(200, scaleSetWire(updated))
         })
@@ -316,14 +315,14 @@ export const makeRoutes = (ctx: RouteContext) => {
       return actions("generateJitConfig", (request) => {
         const input = decodeBody(JitInput, request)
         state.scaleSet(id)
-        const runner = state.registerRunner(id, input?.name ?? "")
+        const runner = state.registerRunner(id, input.name ?? "")
         const config = {
           simulatorUrl: ctx.origin(),
           runnerId: runner.id,
           runnerName: runner.name,
           scaleSetId: id,
           secret: runner.secret,
-          workFolder: input?.workFolder || "_work"
+          workFolder: input.workFolder || "_work"
         }
         return json(200, {
           runner: runnerWire(runner),
@@ -338,7 +337,7 @@ export const makeRoutes = (ctx: RouteContext) => {
           const session = await queueSession(request, id)
           if (isReply(session)) return session
           if (request.url.searchParams.get("api-version") !== API_VERSION) throw badRequest(`api-version=${API_VERSION} is required.`)
-          const acquired = state.acquireJobs(id, decodeBody(AcquireInput, request) ?? [])
+          const acquired = state.acquireJobs(id, decodeBody(AcquireInput, request))
           return json(200, { count: acquired.length, value: acquired })
         }
       }
@@ -347,7 +346,7 @@ export const makeRoutes = (ctx: RouteContext) => {
       if (rest.length === 2 && method === "POST") {
         return actions("sessions.create", async (request) => {
           const input = decodeBody(SessionInput, request)
-          const session = state.createSession(id, input?.ownerName ?? "")
+          const session = state.createSession(id, input.ownerName ?? "")
           return json(200, await sessionWire(session))
         })
       }
@@ -437,7 +436,6 @@ export const makeRoutes = (ctx: RouteContext) => {
     id: "runner.connect",
     handle: (request) => {
       const input = decodeBody(ConnectInput, request)
-      if (input === null) throw badRequest("runnerId and secret are required.")
       return json(200, state.connectRunner(input.runnerId, input.secret))
     }
   }
@@ -457,7 +455,15 @@ export const makeRoutes = (ctx: RouteContext) => {
     id: "runner.complete",
     handle: (request) => {
       const input = decodeBody(CompleteInput, request)
-      state.completeRunnerJob(id, runnerToken(request), input?.result ?? undefined)
+      state.completeRunnerJob(id, runnerToken(request), input.result ?? undefined)
+      return noContent
+    }
+  })
+
+  const runnerDisconnect = (id: number): Route => ({
+    id: "runner.disconnect",
+    handle: (request) => {
+      state.disconnectRunner(id, runnerToken(request))
       return noContent
     }
   })
@@ -509,6 +515,7 @@ export const makeRoutes = (ctx: RouteContext) => {
       if (rest.length === 2 && Number.isSafeInteger(id)) {
         if (rest[1] === "job" && method === "GET") return runnerJob(id)
         if (rest[1] === "complete" && method === "POST") return runnerComplete(id)
+        if (rest[1] === "disconnect" && method === "POST") return runnerDisconnect(id)
       }
     }
     return notFound

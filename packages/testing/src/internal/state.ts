@@ -358,6 +358,23 @@ export const makeState = (options: StateOptions) => {
     runners.delete(r.id)
   }
 
+  const connected = (id: number, token: string): RunnerRecord => {
+    const r = runners.get(id)
+    if (r === undefined) throw new ServiceException(410, typeNames.agentNotFound, `Agent ${id} was removed.`)
+    if (r.token === undefined || r.token !== token) throw new ServiceException(401, "UnauthorizedException", "Bad runner token.")
+    return r
+  }
+
+  const finish = (r: RunnerRecord, job: JobRecord, result: string) => {
+    job.state = "completed"
+    job.result = result
+    job.finishTime = new Date()
+    if (job.scaleSetId !== undefined) {
+      post(job.scaleSetId, jobMessage(job, "JobCompleted", { result, runnerId: r.id, runnerName: r.name }))
+    }
+    removeRunnerRecord(r)
+  }
+
   const group = (input: { readonly id?: number | undefined; readonly name?: string | undefined }): RunnerGroupRecord => {
     const found = input.id !== undefined && input.id !== 0
       ? groups.find((g) => g.id === input.id)
@@ -553,20 +570,24 @@ export const makeState = (options: StateOptions) => {
     /** The runner finished its job: the job completes, the ephemeral runner is deregistered. */
     completeRunnerJob: (id: number, token: string, result: string | undefined) =>
       mutate(() => {
-        const r = runners.get(id)
-        if (r === undefined) throw new ServiceException(410, typeNames.agentNotFound, `Agent ${id} was removed.`)
-        if (r.token === undefined || r.token !== token) throw new ServiceException(401, "UnauthorizedException", "Bad runner token.")
+        const r = connected(id, token)
         const job = r.jobId === undefined ? undefined : jobs.get(r.jobId)
         if (job === undefined || job.state !== "running") {
           throw new ServiceException(400, typeNames.argument, `Agent ${id} has no running job.`)
         }
-        job.state = "completed"
-        job.result = result ?? job.plannedResult
-        job.finishTime = new Date()
-        if (job.scaleSetId !== undefined) {
-          post(job.scaleSetId, jobMessage(job, "JobCompleted", { result: job.result, runnerId: r.id, runnerName: r.name }))
-        }
-        removeRunnerRecord(r)
+        finish(r, job, result ?? job.plannedResult)
+      }),
+    /**
+     * The runner stops early (killed): its running job completes `canceled` and the runner is
+     * deregistered; an idle runner just goes offline (it stays registered until removed).
+     */
+    disconnectRunner: (id: number, token: string) =>
+      mutate(() => {
+        const r = connected(id, token)
+        const job = r.jobId === undefined ? undefined : jobs.get(r.jobId)
+        if (job !== undefined && job.state === "running") return finish(r, job, "canceled")
+        r.status = "offline"
+        r.token = undefined
       }),
 
     // ── sessions ──
