@@ -135,22 +135,27 @@ export const run = (
     const config = yield* decodeJitConfig(jitConfig)
     const emit = options.onEvent ?? (() => {})
     const base = `${config.simulatorUrl.replace(/\/$/, "")}/_sim/runners`
-    const connectAnswer = yield* call(`${base}/connect`, {
-      method: "POST",
-      json: { runnerId: config.runnerId, secret: config.secret }
-    })
-    if (connectAnswer.status !== 200) {
-      return yield* new SimulatedRunnerError({ reason: `the JIT config was refused: ${connectAnswer.body}`, status: connectAnswer.status })
-    }
-    const connected = yield* decodeAnswer(Connected, connectAnswer, "connect")
-    emit("connected", { runnerId: connected.id, runnerName: connected.name })
-
-    const disconnect = call(`${base}/${connected.id}/disconnect`, { method: "POST", token: connected.token }).pipe(
-      Effect.timeout("2 seconds"),
-      Effect.ignore
+    // connecting is not cut short: once the simulator counts the runner, it is told when it stops
+    return yield* Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const connectAnswer = yield* call(`${base}/connect`, {
+          method: "POST",
+          json: { runnerId: config.runnerId, secret: config.secret }
+        }).pipe(Effect.timeout("30 seconds"), Effect.catchTag("TimeoutException", () =>
+          Effect.fail(new SimulatedRunnerError({ reason: "connecting timed out" }))))
+        if (connectAnswer.status !== 200) {
+          return yield* new SimulatedRunnerError({ reason: `the JIT config was refused: ${connectAnswer.body}`, status: connectAnswer.status })
+        }
+        const connected = yield* decodeAnswer(Connected, connectAnswer, "connect")
+        emit("connected", { runnerId: connected.id, runnerName: connected.name })
+        const disconnect = call(`${base}/${connected.id}/disconnect`, { method: "POST", token: connected.token }).pipe(
+          Effect.timeout("2 seconds"),
+          Effect.ignore
+        )
+        // killed from here on: the job (if any) is reported canceled, an idle runner goes offline
+        return yield* restore(work(base, connected, emit)).pipe(Effect.onInterrupt(() => disconnect))
+      })
     )
-    // killed at any point from here on: the job (if any) is reported canceled, an idle runner goes offline
-    return yield* Effect.onInterrupt(work(base, connected, emit), () => disconnect)
   }).pipe(Effect.withSpan("SimulatedRunner.run"))
 
 const work = (
