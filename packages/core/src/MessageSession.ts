@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
+import type * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
@@ -88,12 +89,15 @@ const MAX_CAPACITY = 2 ** 31 - 1
 const decodeSession = decodeJson(ScaleSetSchema.RunnerScaleSetSession)
 const decodeEnvelope = decodeJson(ScaleSetSchema.MessageEnvelope)
 const decodeAcquired = decodeJson(ScaleSetSchema.ListOf(Schema.Number))
-const jobDecoders = {
-  JobAvailable: Schema.decodeUnknown(ScaleSetSchema.JobAvailable),
-  JobAssigned: Schema.decodeUnknown(ScaleSetSchema.JobAssigned),
-  JobStarted: Schema.decodeUnknown(ScaleSetSchema.JobStarted),
-  JobCompleted: Schema.decodeUnknown(ScaleSetSchema.JobCompleted)
-} as const
+const jobDecoders: Record<
+  ScaleSetSchema.JobMessage["messageType"],
+  (u: unknown) => Either.Either<ScaleSetSchema.JobMessage, ParseResult.ParseError>
+> = {
+  JobAvailable: Schema.decodeUnknownEither(ScaleSetSchema.JobAvailable),
+  JobAssigned: Schema.decodeUnknownEither(ScaleSetSchema.JobAssigned),
+  JobStarted: Schema.decodeUnknownEither(ScaleSetSchema.JobStarted),
+  JobCompleted: Schema.decodeUnknownEither(ScaleSetSchema.JobCompleted)
+}
 
 /** A session the service answered with must be usable: id, queue URL, token and statistics. */
 const validateSession = (res: RawResponse, session: ScaleSetSchema.RunnerScaleSetSession) => {
@@ -118,43 +122,49 @@ const validateSession = (res: RawResponse, session: ScaleSetSchema.RunnerScaleSe
 export const decodeMessage = (
   res: RawResponse
 ): Effect.Effect<ScaleSetSchema.RunnerScaleSetMessage, ResponseDecodeError> =>
-  Effect.gen(function*() {
-    const envelope = yield* decodeEnvelope(res)
+  Effect.flatMap(decodeEnvelope(res), (envelope) => {
     if (envelope.messageType !== "RunnerScaleSetJobMessages") {
-      return yield* decodeError(res, `unsupported message type ${JSON.stringify(envelope.messageType)}`)
+      return Effect.fail(decodeError(res, `unsupported message type ${JSON.stringify(envelope.messageType)}`))
     }
-    const jobs: Array<ScaleSetSchema.JobMessage> = []
-    if (envelope.body.trim() !== "") {
-      let items: unknown
-      try {
-        items = JSON.parse(envelope.body)
-      } catch {
-        return yield* decodeError(res, "the message body is not JSON")
-      }
-      if (!Array.isArray(items)) return yield* decodeError(res, "the message body is not a JSON array")
-      for (const [index, item] of items.entries()) {
-        const type = typeof item === "object" && item !== null ? (item as { messageType?: unknown }).messageType : undefined
-        if (typeof type !== "string" || !(type in jobDecoders)) {
-          yield* Effect.logDebug("skipping a job message of unknown type").pipe(
-            Effect.annotateLogs({ messageId: envelope.messageId, messageType: String(type) })
-          )
-          continue
-        }
-        const decode: (u: unknown) => Effect.Effect<ScaleSetSchema.JobMessage, ParseResult.ParseError> =
-          jobDecoders[type as keyof typeof jobDecoders]
-        const job = yield* Effect.mapError(
-          decode(item),
-          (e) => decodeError(res, `job message ${index} (${type}): ${describeParseError(e)}`)
-        )
-        jobs.push(job)
-      }
-    }
-    return {
+    const message = (jobs: ReadonlyArray<ScaleSetSchema.JobMessage>): ScaleSetSchema.RunnerScaleSetMessage => ({
       messageId: envelope.messageId,
       messageType: envelope.messageType,
-      statistics: envelope.statistics ?? undefined,
+      statistics: envelope.statistics,
       jobs
+    })
+    if (envelope.body.trim() === "") return Effect.succeed(message([]))
+    // one synchronous pass over up to 50 jobs: this runs for every message
+    let items: unknown
+    try {
+      items = JSON.parse(envelope.body)
+    } catch {
+      return Effect.fail(decodeError(res, "the message body is not JSON"))
     }
+    if (!Array.isArray(items)) return Effect.fail(decodeError(res, "the message body is not a JSON array"))
+    const jobs: Array<ScaleSetSchema.JobMessage> = []
+    const skipped: Array<string> = []
+    for (let index = 0; index < items.length; index++) {
+      const item: unknown = items[index]
+      const type = typeof item === "object" && item !== null ? (item as { messageType?: unknown }).messageType : undefined
+      const decode = typeof type === "string" && Object.hasOwn(jobDecoders, type)
+        ? jobDecoders[type as keyof typeof jobDecoders]
+        : undefined
+      if (decode === undefined) {
+        skipped.push(String(type))
+        continue
+      }
+      const job = decode(item)
+      if (job._tag === "Left") {
+        return Effect.fail(decodeError(res, `job message ${index} (${String(type)}): ${describeParseError(job.left)}`))
+      }
+      jobs.push(job.right)
+    }
+    return skipped.length === 0 ? Effect.succeed(message(jobs)) : Effect.as(
+      Effect.logDebug("skipped job messages of unknown type").pipe(
+        Effect.annotateLogs({ messageId: envelope.messageId, messageTypes: skipped.join(",") })
+      ),
+      message(jobs)
+    )
   })
 
 const sessionPath = (scaleSetId: number, sessionId?: string) =>

@@ -8,6 +8,7 @@
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Lenient from "./internal/lenient.js"
 
 const zero = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value, nullable: true })
@@ -30,15 +31,21 @@ export const OptionalTime = Schema.optionalToOptional(Schema.NullOr(Schema.Strin
   encode: (o) => o
 })
 
-/** @since 0.1.0 @category schemas */
-export const RunnerScaleSetStatistic = Schema.Struct({
-  totalAvailableJobs: int,
-  totalAcquiredJobs: int,
-  totalAssignedJobs: int,
-  totalRunningJobs: int,
-  totalRegisteredRunners: int,
-  totalBusyRunners: int,
-  totalIdleRunners: int
+/**
+ * Statistics of a scale set; `totalAssignedJobs` is the desired runner count. Decoded per message
+ * (a lenient record: see internal/lenient.ts).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const RunnerScaleSetStatistic = Lenient.struct("RunnerScaleSetStatistic", {
+  totalAvailableJobs: Lenient.number,
+  totalAcquiredJobs: Lenient.number,
+  totalAssignedJobs: Lenient.number,
+  totalRunningJobs: Lenient.number,
+  totalRegisteredRunners: Lenient.number,
+  totalBusyRunners: Lenient.number,
+  totalIdleRunners: Lenient.number
 })
 /** @since 0.1.0 @category models */
 export interface RunnerScaleSetStatistic extends Schema.Schema.Type<typeof RunnerScaleSetStatistic> {}
@@ -147,53 +154,55 @@ export const RunnerScaleSetSession = Schema.Struct({
 /** @since 0.1.0 @category models */
 export interface RunnerScaleSetSession extends Schema.Schema.Type<typeof RunnerScaleSetSession> {}
 
+// Job messages arrive up to 50 per message, so they are lenient records (internal/lenient.ts):
+// missing or null fields take zero values, times are RFC 3339 with the zero time as absent.
 const jobBase = {
-  runnerRequestId: int,
-  repositoryName: str,
-  ownerName: str,
-  jobId: str,
-  jobWorkflowRef: str,
-  jobDisplayName: str,
-  workflowRunId: int,
-  eventName: str,
-  requestLabels: zero(Schema.Array(Schema.String), () => []),
-  queueTime: OptionalTime,
-  scaleSetAssignTime: OptionalTime,
-  runnerAssignTime: OptionalTime,
-  finishTime: OptionalTime
+  runnerRequestId: Lenient.number,
+  repositoryName: Lenient.string,
+  ownerName: Lenient.string,
+  jobId: Lenient.string,
+  jobWorkflowRef: Lenient.string,
+  jobDisplayName: Lenient.string,
+  workflowRunId: Lenient.number,
+  eventName: Lenient.string,
+  requestLabels: Lenient.strings,
+  queueTime: Lenient.time,
+  scaleSetAssignTime: Lenient.time,
+  runnerAssignTime: Lenient.time,
+  finishTime: Lenient.time
 }
 
 /** @since 0.1.0 @category schemas */
-export const JobAvailable = Schema.Struct({
-  messageType: Schema.Literal("JobAvailable"),
+export const JobAvailable = Lenient.struct("JobAvailable", {
+  messageType: Lenient.literal("JobAvailable"),
   ...jobBase,
-  acquireJobUrl: str
+  acquireJobUrl: Lenient.string
 })
 /** @since 0.1.0 @category models */
 export interface JobAvailable extends Schema.Schema.Type<typeof JobAvailable> {}
 
 /** @since 0.1.0 @category schemas */
-export const JobAssigned = Schema.Struct({ messageType: Schema.Literal("JobAssigned"), ...jobBase })
+export const JobAssigned = Lenient.struct("JobAssigned", { messageType: Lenient.literal("JobAssigned"), ...jobBase })
 /** @since 0.1.0 @category models */
 export interface JobAssigned extends Schema.Schema.Type<typeof JobAssigned> {}
 
 /** @since 0.1.0 @category schemas */
-export const JobStarted = Schema.Struct({
-  messageType: Schema.Literal("JobStarted"),
+export const JobStarted = Lenient.struct("JobStarted", {
+  messageType: Lenient.literal("JobStarted"),
   ...jobBase,
-  runnerId: int,
-  runnerName: str
+  runnerId: Lenient.number,
+  runnerName: Lenient.string
 })
 /** @since 0.1.0 @category models */
 export interface JobStarted extends Schema.Schema.Type<typeof JobStarted> {}
 
 /** @since 0.1.0 @category schemas */
-export const JobCompleted = Schema.Struct({
-  messageType: Schema.Literal("JobCompleted"),
+export const JobCompleted = Lenient.struct("JobCompleted", {
+  messageType: Lenient.literal("JobCompleted"),
   ...jobBase,
-  result: str,
-  runnerId: int,
-  runnerName: str
+  result: Lenient.string,
+  runnerId: Lenient.number,
+  runnerName: Lenient.string
 })
 /** @since 0.1.0 @category models */
 export interface JobCompleted extends Schema.Schema.Type<typeof JobCompleted> {}
@@ -217,11 +226,11 @@ export const jobMessageTypes: ReadonlySet<string> = new Set(["JobAvailable", "Jo
  * @since 0.1.0
  * @category schemas
  */
-export const MessageEnvelope = Schema.Struct({
-  messageId: int,
-  messageType: str,
-  body: str,
-  statistics: Schema.optional(Schema.NullOr(RunnerScaleSetStatistic))
+export const MessageEnvelope = Lenient.struct("MessageEnvelope", {
+  messageId: Lenient.number,
+  messageType: Lenient.string,
+  body: Lenient.string,
+  statistics: Lenient.optional(RunnerScaleSetStatistic)
 })
 /** @since 0.1.0 @category models */
 export interface MessageEnvelope extends Schema.Schema.Type<typeof MessageEnvelope> {}
