@@ -1,0 +1,116 @@
+/**
+ * The `scaleset` command, run as a process from the build (`tsc -b` first, as `pnpm test` does).
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { type Simulator, startSimulator } from "@scaleset/testing"
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const bin = fileURLToPath(new URL("../dist/bin/scaleset.js", import.meta.url))
+const runnerBin = fileURLToPath(new URL("../../testing/dist/bin/runner.js", import.meta.url))
+
+let sim: Simulator.SimulatorHandle
+beforeAll(async () => {
+  sim = await startSimulator({ longPollHold: 500 })
+})
+afterAll(async () => {
+  await sim.stop()
+})
+
+interface Result {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+  const done = new Promise<Result>((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })))
+  return { child, done }
+}
+
+const cli = (args: ReadonlyArray<string>, env?: Record<string, string>) => start(args, env).done
+
+const simEnv = () => ({ SCALESET_URL: sim.url, SCALESET_TOKEN: sim.pat })
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe("scaleset command", () => {
+  it("bad flags: a clear message and exit code 2", async () => {
+    const [notInteger, missing, noConfig, minMax] = await Promise.all([
+      cli(["run", "--name", "x", "--exec", "true", "--max-runners", "many"]),
+      cli(["run", "--name", "x"]),
+      cli(["run", "--name", "x", "--exec", "true"]),
+      cli(["run", "--name", "x", "--exec", "true", "--min-runners", "3", "--max-runners", "1"], simEnv())
+    ])
+    assert.strictEqual(notInteger.code, 2)
+    assert.include(notInteger.stderr + notInteger.stdout, "'many' is not a integer")
+    assert.strictEqual(missing.code, 2)
+    assert.include(missing.stderr + missing.stdout, "--exec")
+    assert.strictEqual(noConfig.code, 2)
+    assert.include(noConfig.stderr, "SCALESET_URL is not set")
+    assert.strictEqual(minMax.code, 2)
+    assert.include(minMax.stderr, "--min-runners")
+  })
+
+  it("scale-sets get and delete, runners remove", async () => {
+    const id = sim.createScaleSet({ name: "from-cli" })
+    const [got, missing, removed] = await Promise.all([
+      cli(["scale-sets", "get", "--name", "from-cli"], simEnv()),
+      cli(["scale-sets", "get", "--name", "nope"], simEnv()),
+      cli(["runners", "remove", "--id", "424242"], simEnv())
+    ])
+    assert.strictEqual(got.code, 0, got.stderr)
+    assert.strictEqual((JSON.parse(got.stdout) as { id: number }).id, id)
+    assert.strictEqual(removed.code, 0, removed.stderr)
+    assert.include(removed.stdout, "removed runner 424242")
+    assert.strictEqual(missing.code, 1)
+    assert.include(missing.stderr, "no scale set named \"nope\"")
+    const deleted = await cli(["scale-sets", "delete", "--id", String(id), "--token", sim.pat, "--url", sim.url])
+    assert.strictEqual(deleted.code, 0, deleted.stderr)
+    assert.isFalse(sim.scaleSets().some((s) => s.id === id))
+  })
+
+  it("run: jobs complete with the simulated runner as --exec; SIGTERM leaves no session, runner or child", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scaleset-cli-"))
+    const pids = join(dir, "pids")
+    const run = start(
+      ["run", "--name", "cli-set", "--max-runners", "3", "--delete-on-exit", "--owner", "cli-host", "--exec", `echo $$ >> ${pids}; exec "${process.execPath}" "${runnerBin}"`],
+      simEnv()
+    )
+    try {
+      await sim.waitFor((s) => s.sessions.some((x) => x.ownerName === "cli-host"), 20_000, "the listener's session")
+      sim.enqueueJobs({ count: 3, durationMs: 100, labels: ["cli-set"] })
+      await sim.waitFor((s) => s.jobs.filter((j) => j.state === "completed").length >= 3, 25_000, "3 completed jobs")
+    } finally {
+      run.child.kill("SIGTERM")
+    }
+    const result = await run.done
+    assert.strictEqual(result.code, 0, result.stderr)
+    const snapshot = sim.snapshot()
+    assert.isFalse(snapshot.sessions.some((s) => s.ownerName === "cli-host"))
+    assert.isFalse(snapshot.scaleSets.some((s) => s.name === "cli-set"))
+    assert.strictEqual(snapshot.runners.length, 0)
+    const started = readFileSync(pids, "utf8").trim().split("\n").map(Number)
+    assert.isAtLeast(started.length, 3)
+    for (const pid of started) assert.isFalse(alive(pid), `runner process ${pid} still running`)
+  })
+})
+
