@@ -76,6 +76,11 @@ export interface SimulatorOptions {
   readonly runnerPollHold?: Duration.DurationInput | undefined
   /** Job messages arriving within this of each other share a message. Default 10 ms. */
   readonly batchWindow?: Duration.DurationInput | undefined
+  /**
+   * A session neither polled nor refreshed for this long is deleted, as the service expires the
+   * session of a listener that died without closing it. Default 2 minutes; 0 keeps sessions forever.
+   */
+  readonly sessionIdleTimeout?: Duration.DurationInput | undefined
   /** Default 0: a random free port. */
   readonly port?: number | undefined
   /** Default 10 000. */
@@ -222,7 +227,8 @@ const start = async (options: SimulatorOptions): Promise<Started> => {
     runnerPollMs: millis(options.runnerPollHold, "10 seconds"),
     batchMs: millis(options.batchWindow, "10 millis"),
     port: options.port ?? 0,
-    maxRecordedRequests: options.maxRecordedRequests ?? 10_000
+    maxRecordedRequests: options.maxRecordedRequests ?? 10_000,
+    sessionIdleTimeoutMs: millis(options.sessionIdleTimeout, "2 minutes")
   })
   return {
     control: makeControl(server),

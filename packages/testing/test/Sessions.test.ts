@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Faults from "../src/Faults.js"
 import * as Simulator from "../src/Simulator.js"
 import { clientFor, collectJobs, ofType } from "./util.js"
 
@@ -180,5 +181,25 @@ describe("sessions and the message queue", () => {
       assert.strictEqual(error._tag, "ScaleSetNotFound")
       assert.isTrue(Option.isNone(yield* client.getRunnerScaleSet(1, "doomed")))
       assert.deepStrictEqual(yield* sim.sessions, [])
+    }))
+
+  it.scopedLive("the session of a listener that stopped polling expires; a new one can be created", () =>
+    Effect.gen(function*() {
+      const sim = yield* Simulator.make({ longPollHold: "100 millis", sessionIdleTimeout: "400 millis" })
+      const client = yield* clientFor(sim)
+      const scaleSet = yield* client.createRunnerScaleSet({ name: "abandoned", runnerGroupId: 1 })
+      // a poller keeps its session alive…
+      yield* Effect.scoped(Effect.gen(function*() {
+        const session = yield* client.createMessageSession(scaleSet.id, "alive")
+        for (let i = 0; i < 8; i++) yield* session.getMessage(0, 1)
+        assert.strictEqual((yield* sim.sessions).length, 1)
+      }))
+      // …an abandoned one (held by nobody, never polled) goes away
+      yield* sim.inject(Faults.rule("sessions.delete", Faults.status(500), { times: Infinity }))
+      yield* Effect.scoped(client.createMessageSession(scaleSet.id, "crashed")).pipe(Effect.ignore)
+      assert.strictEqual((yield* sim.sessions).length, 1)
+      yield* sim.waitFor((s) => s.sessions.length === 0, { timeout: "5 seconds" })
+      yield* sim.clearFaults
+      yield* Effect.scoped(client.createMessageSession(scaleSet.id, "restarted"))
     }))
 })

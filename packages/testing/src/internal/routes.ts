@@ -407,15 +407,20 @@ export const makeRoutes = (ctx: RouteContext) => {
       const lastParam = request.url.searchParams.get("lastMessageId")
       const last = lastParam === null ? 0 : intParam(lastParam, "lastMessageId")
       const deadline = Date.now() + ctx.holdMs
-      for (;;) {
-        if (state.sessionById(session.sessionId) === undefined) {
-          return exceptionReply(new ServiceException(404, typeNames.sessionNotFound, `Session ${session.sessionId} was not found.`))
+      const done = state.polling(session)
+      try {
+        for (;;) {
+          if (state.sessionById(session.sessionId) === undefined) {
+            return exceptionReply(new ServiceException(404, typeNames.sessionNotFound, `Session ${session.sessionId} was not found.`))
+          }
+          const message = state.nextMessage(session.scaleSetId, last)
+          if (message !== undefined) return json(200, message)
+          if (Date.now() >= deadline || request.signal.aborted) return { status: 202 }
+          await nextChange(ctx, deadline, request.signal)
+          if (ctx.batchMs > 0) await sleep(ctx.batchMs)
         }
-        const message = state.nextMessage(session.scaleSetId, last)
-        if (message !== undefined) return json(200, message)
-        if (Date.now() >= deadline || request.signal.aborted) return { status: 202 }
-        await nextChange(ctx, deadline, request.signal)
-        if (ctx.batchMs > 0) await sleep(ctx.batchMs)
+      } finally {
+        done()
       }
     }
   }

@@ -34,6 +34,7 @@ export interface ServerOptions extends TokenOptions {
   readonly batchMs: number
   readonly port: number
   readonly maxRecordedRequests: number
+  readonly sessionIdleTimeoutMs: number
 }
 
 interface ActiveRule {
@@ -92,7 +93,8 @@ export const startServer = async (options: ServerOptions): Promise<SimulatorServ
     assignmentTimeoutMs: options.assignmentTimeoutMs,
     serviceUrl,
     defaultOwner: options.organization,
-    defaultRepository: options.repository
+    defaultRepository: options.repository,
+    sessionIdleTimeoutMs: options.sessionIdleTimeoutMs
   })
   const tokens = makeTokens(options)
   const routes = makeRoutes({

@@ -77,6 +77,9 @@ export interface SessionRecord {
   /** Held by `holdSession`, not by a client. */
   readonly held: boolean
   readonly createdAt: Date
+  /** When the client last polled or refreshed (ms since the epoch), and its polls in flight. */
+  lastSeen: number
+  polling: number
 }
 
 interface RunnerRecord {
@@ -140,6 +143,8 @@ export interface StateOptions {
   readonly serviceUrl: () => string
   readonly defaultOwner: string
   readonly defaultRepository: string
+  /** A client session neither polled nor refreshed for this long is deleted (0: never). */
+  readonly sessionIdleTimeoutMs?: number | undefined
 }
 
 const MAX_JOBS_PER_MESSAGE = 50
@@ -399,12 +404,24 @@ export const makeState = (options: StateOptions) => {
     }
   }
 
+  const idleTimeout = options.sessionIdleTimeoutMs ?? 0
+  const sweeper = idleTimeout > 0
+    ? setInterval(() => {
+      const now = Date.now()
+      const idle = [...sessions.values()].filter((s) => !s.held && s.polling === 0 && now - s.lastSeen > idleTimeout)
+      if (idle.length === 0) return
+      for (const s of idle) sessions.delete(s.sessionId)
+      changed()
+    }, Math.min(1_000, idleTimeout)).unref()
+    : undefined
+
   return {
     subscribe,
     changed,
     statistics,
     dispose: () => {
       disposed = true
+      if (sweeper !== undefined) clearInterval(sweeper)
       for (const job of jobs.values()) clearTimer(job)
       listeners.clear()
     },
@@ -619,7 +636,9 @@ export const makeState = (options: StateOptions) => {
           validFrom: 1,
           maxCapacity: undefined,
           held,
-          createdAt: new Date()
+          createdAt: new Date(),
+          lastSeen: Date.now(),
+          polling: 0
         }
         sessions.set(record.sessionId, record)
         return record
@@ -628,8 +647,18 @@ export const makeState = (options: StateOptions) => {
     refreshSession: (s: SessionRecord) =>
       mutate(() => {
         s.generation = Math.max(s.generation, s.validFrom) + 1
+        s.lastSeen = Date.now()
         return s.generation
       }),
+    /** Marks a poll of the session in flight; the returned function ends it. */
+    polling: (s: SessionRecord): (() => void) => {
+      s.polling++
+      s.lastSeen = Date.now()
+      return () => {
+        s.polling--
+        s.lastSeen = Date.now()
+      }
+    },
     deleteSession: (sessionId: string) => mutate(() => sessions.delete(sessionId)),
     /** Every queue token issued so far is refused from now on. */
     expireQueueTokens: () =>
