@@ -133,14 +133,16 @@ export const decodeMessage = (
       jobs
     })
     if (envelope.body.trim() === "") return Effect.succeed(message([]))
+    // the envelope decoded, so the error can name the message: a listener may give up on it
+    const bodyError = (reason: string) => new ResponseDecodeError({ ...requestContext(res, res), reason, messageId: envelope.messageId })
     // one synchronous pass over up to 50 jobs: this runs for every message
     let items: unknown
     try {
       items = JSON.parse(envelope.body)
     } catch {
-      return Effect.fail(decodeError(res, "the message body is not JSON"))
+      return Effect.fail(bodyError("the message body is not JSON"))
     }
-    if (!Array.isArray(items)) return Effect.fail(decodeError(res, "the message body is not a JSON array"))
+    if (!Array.isArray(items)) return Effect.fail(bodyError("the message body is not a JSON array"))
     const jobs: Array<ScaleSetSchema.JobMessage> = []
     const skipped: Array<string> = []
     for (let index = 0; index < items.length; index++) {
@@ -155,7 +157,7 @@ export const decodeMessage = (
       }
       const job = decode(item)
       if (job._tag === "Left") {
-        return Effect.fail(decodeError(res, `job message ${index} (${String(type)}): ${describeParseError(job.left)}`))
+        return Effect.fail(bodyError(`job message ${index} (${String(type)}): ${describeParseError(job.left)}`))
       }
       jobs.push(job.right)
     }

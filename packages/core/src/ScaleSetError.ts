@@ -164,7 +164,12 @@ export class MessageQueueTokenExpired extends Schema.TaggedError<MessageQueueTok
  */
 export class ResponseDecodeError extends Schema.TaggedError<ResponseDecodeError>("@scaleset/core/ResponseDecodeError")(
   "ResponseDecodeError",
-  { ...RequestContext, reason: Schema.String }
+  {
+    ...RequestContext,
+    reason: Schema.String,
+    /** The queue message whose body did not decode, when its envelope did (so it can be acknowledged). */
+    messageId: Schema.optional(Schema.Number)
+  }
 ) {
   override get message(): string {
     return `${describeRequest(this)}: cannot decode the response: ${this.reason}`

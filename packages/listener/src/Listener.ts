@@ -14,6 +14,9 @@
  * `ack: "before-handling"` acknowledges first, as the Go listener does; a handler failure then
  * ends the run.
  *
+ * A message whose body does not decode is polled again, and given up on the same way after
+ * `maxDeliveries` attempts, so one malformed message cannot wedge the loop.
+ *
  * Transient failures (transport, timeouts, 5xx, 429, a garbled 200) are retried in the loop on
  * `retry` (default `Retry.reconnect`), keeping the last message id; anything else ends the
  * stream with a `ListenerClientError`. A message that arrived is handled completely even when
@@ -24,6 +27,7 @@
 import type * as MessageSession from "@scaleset/core/MessageSession"
 import * as Retry from "@scaleset/core/Retry"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
+import type { ResponseDecodeError } from "@scaleset/core/ScaleSetError"
 import type * as ScaleSetSchema from "@scaleset/core/ScaleSetSchema"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
@@ -144,6 +148,16 @@ const isTransientStatus = (status: number | undefined) =>
 type Handle<E, R> = (event: ScalingEvent) => Effect.Effect<number | void, E, R>
 
 type Operation = "getMessage" | "deleteMessage" | "acquireJobs"
+
+/** What a poll brought: a message, or one that failed to decode too often and is given up on. */
+type Polled =
+  | { readonly _tag: "Message"; readonly message: ScaleSetSchema.RunnerScaleSetMessage }
+  | {
+    readonly _tag: "Undecodable"
+    readonly messageId: number
+    readonly deliveries: number
+    readonly error: ResponseDecodeError
+  }
 
 const engine = <E, R>(
   session: MessageSession.MessageSession,
@@ -325,6 +339,33 @@ const engine = <E, R>(
       return Chunk.unsafeFromArray(events)
     })
 
+    /**
+     * A message whose body does not decode is polled again (a garbled answer may be transient);
+     * once it failed `maxDeliveries` times it is given up on, like a message whose handling fails.
+     */
+    const giveUpOnUndecodable = (error: ResponseDecodeError) => {
+      const messageId = error.messageId
+      if (messageId === undefined) return Effect.fail(error)
+      const deliveries = (failures.get(messageId) ?? 0) + 1
+      failures.set(messageId, deliveries)
+      return deliveries < maxDeliveries
+        ? Effect.fail(error)
+        : Effect.succeed(Option.some<Polled>({ _tag: "Undecodable", messageId, deliveries, error }))
+    }
+
+    const poisonUndecodable = (polled: Extract<Polled, { _tag: "Undecodable" }>) =>
+      Effect.gen(function*() {
+        failures.delete(polled.messageId)
+        yield* Effect.logError("a message kept failing to decode; acknowledging it without handling").pipe(
+          Effect.annotateLogs({ messageId: polled.messageId, deliveries: polled.deliveries, error: polled.error.message })
+        )
+        yield* acknowledge(polled.messageId)
+        lastMessageId = polled.messageId
+        const poison = ScalingEvent.PoisonMessage({ messageId: polled.messageId, deliveries: polled.deliveries, error: polled.error })
+        yield* Effect.ignore(handle(poison))
+        return Chunk.of<ScalingEvent>(poison)
+      })
+
     /** One poll and what it brings. A message that arrived is handled even if interrupted meanwhile. */
     const step = Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
@@ -336,7 +377,11 @@ const engine = <E, R>(
           pendingAck = undefined
         }
         const max = yield* restore(readMaxRunners)
-        const poll = withRetry("getMessage", session.getMessage(lastMessageId, max)).pipe(
+        const pollOnce = session.getMessage(lastMessageId, max).pipe(
+          Effect.map(Option.map((message): Polled => ({ _tag: "Message", message }))),
+          Effect.catchTag("ResponseDecodeError", giveUpOnUndecodable)
+        )
+        const poll = withRetry("getMessage", pollOnce).pipe(
           Effect.withSpan("Listener.poll", { attributes: { lastMessageId, maxCapacity: max } })
         )
         // the poll runs on its own fiber, so an interruption can still see what it brought
@@ -345,12 +390,17 @@ const engine = <E, R>(
         if (Exit.isFailure(awaited)) {
           const polled = yield* Fiber.interrupt(fiber)
           if (Exit.isSuccess(polled) && Option.isSome(polled.value)) {
-            yield* Effect.exit(handleMessage(polled.value.value))
+            const value = polled.value.value
+            yield* Effect.exit(value._tag === "Message" ? handleMessage(value.message) : poisonUndecodable(value))
           }
           return yield* Effect.failCause(awaited.cause)
         }
         const message = yield* awaited.value
-        if (Option.isSome(message)) return yield* handleMessage(message.value)
+        if (Option.isSome(message)) {
+          return message.value._tag === "Undecodable"
+            ? yield* poisonUndecodable(message.value)
+            : yield* handleMessage(message.value.message)
+        }
         const event = desired()
         yield* restore(handle(event))
         return Chunk.of(event)

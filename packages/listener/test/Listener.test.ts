@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ScaleSetClient } from "@scaleset/core"
+import type * as MessageSession from "@scaleset/core/MessageSession"
 import { MessageQueueTokenExpired, ResponseDecodeError, ScaleSetApiError } from "@scaleset/core/ScaleSetError"
 import * as ScaleSetSchema from "@scaleset/core/ScaleSetSchema"
 import { Listener, Metrics } from "@scaleset/listener"
@@ -13,6 +14,8 @@ import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -402,5 +405,66 @@ describe("Listener.runFromClient", () => {
       while (calls(h.log, "client.getMessage").length < 2) yield* Effect.yieldNow()
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(lifecycle, ["create 1 me", "delete"])
+    }))
+})
+
+describe("Listener undecodable messages", () => {
+  const undecodable = new ResponseDecodeError({ method: "GET", url: "https://example.com/queue", status: 200, reason: "job message 0 (JobStarted): queueTime: has the wrong type", messageId: 9 })
+  const fakeSession = (getMessage: (lastMessageId: number) => Effect.Effect<Option.Option<ScaleSetSchema.RunnerScaleSetMessage>, ResponseDecodeError>) => {
+    const acked: Array<number> = []
+    const polls: Array<number> = []
+    const session = {
+      scaleSetId: 1,
+      session: Effect.succeed({
+        sessionId: "5c3bb0c2-6f4e-4b43-9f36-1a2b3c4d5e6f",
+        ownerName: "o",
+        messageQueueUrl: "https://example.com/queue",
+        messageQueueAccessToken: Redacted.make("t"),
+        statistics: stats(0)
+      }),
+      getMessage: (lastMessageId: number) => Effect.suspend(() => {
+        polls.push(lastMessageId)
+        return getMessage(lastMessageId)
+      }),
+      deleteMessage: (id: number) => Effect.sync(() => void acked.push(id)),
+      acquireJobs: (ids: ReadonlyArray<number>) => Effect.succeed(ids),
+      refresh: Effect.die("unused"),
+      close: Effect.void
+    } satisfies MessageSession.MessageSession
+    return { session, acked, polls }
+  }
+
+  it.live("a body that keeps failing to decode is acknowledged and reported after maxDeliveries, then polling goes on", () =>
+    Effect.gen(function*() {
+      const fake = fakeSession((last) => (last === 9 ? Effect.succeedNone : Effect.fail(undecodable)))
+      const events = yield* Listener.events(fake.session, { maxRunners: 10, retry: Schedule.spaced("1 millis") }).pipe(
+        Stream.take(4),
+        Stream.runCollect
+      )
+      const tags = Chunk.toReadonlyArray(events).map((e) => e._tag)
+      assert.deepStrictEqual(tags, ["DesiredRunners", "PoisonMessage", "DesiredRunners", "DesiredRunners"])
+      const poison = Chunk.toReadonlyArray(events)[1]!
+      if (poison._tag === "PoisonMessage") {
+        assert.strictEqual(poison.messageId, 9)
+        assert.strictEqual(poison.deliveries, 3)
+        assert.isTrue(poison.error instanceof ResponseDecodeError, "the event carries the decode error")
+        assert.strictEqual((poison.error as ResponseDecodeError).reason, undecodable.reason)
+      }
+      assert.deepStrictEqual(fake.acked, [9])
+      assert.deepStrictEqual(fake.polls.slice(0, 4), [0, 0, 0, 9])
+    }))
+
+  it.live("an undecodable answer without a message id is retried as transient, never acknowledged", () =>
+    Effect.gen(function*() {
+      const garbled = new ResponseDecodeError({ method: "GET", url: "https://example.com/queue", status: 200, reason: "the body is not JSON" })
+      let n = 0
+      const fake = fakeSession(() => (++n <= 5 ? Effect.fail(garbled) : Effect.succeedNone))
+      const events = yield* Listener.events(fake.session, { maxRunners: 10, retry: Schedule.spaced("1 millis") }).pipe(
+        Stream.take(2),
+        Stream.runCollect
+      )
+      assert.deepStrictEqual(Chunk.toReadonlyArray(events).map((e) => e._tag), ["DesiredRunners", "DesiredRunners"])
+      assert.deepStrictEqual(fake.acked, [])
+      assert.strictEqual(fake.polls.length, 6)
     }))
 })
