@@ -10,7 +10,6 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import * as Listener from "@scaleset/listener/Listener"
-import * as Simulator from "@scaleset/testing/Simulator"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
@@ -223,6 +222,8 @@ const simulate = Command.make(
   },
   (args) =>
     Effect.gen(function*() {
+      // loaded on demand: the other commands do not need the simulator
+      const Simulator = yield* Effect.promise(() => import("@scaleset/testing/Simulator"))
       const sim = yield* Simulator.make({
         port: args.port,
         organization: args.organization,
