@@ -310,32 +310,39 @@ export const make = (
       Authorization: `Bearer ${Redacted.value(session.messageQueueAccessToken)}`
     })
 
-    const getMessage = Effect.fn("MessageSession.getMessage")(function*(lastMessageId: number, maxCapacity: number) {
-      if (!Number.isSafeInteger(maxCapacity) || maxCapacity < 0 || maxCapacity > MAX_CAPACITY) {
-        return yield* new ValidationError({ field: "maxCapacity", reason: `must be an integer in 0..${MAX_CAPACITY}, got ${maxCapacity}` })
-      }
-      yield* Effect.annotateCurrentSpan({ scaleSetId, lastMessageId, maxCapacity })
-      return yield* withQueueToken(
-        (session) =>
-          api.pipeline.send({
-            method: "GET",
-            url: withQuery(session.messageQueueUrl, lastMessageId > 0 ? { lastMessageId } : {}),
-            headers: {
-              ...queueHeaders(session),
-              Accept: "application/json; api-version=6.0-preview",
-              "X-ScaleSetMaxCapacity": String(maxCapacity)
-            },
-            ok: [200, 202, 401],
-            timeout: pollTimeout,
-            ...(retry === undefined ? {} : { retry })
-          }),
-        (res) => res.status === 202 ? Effect.succeedNone : Effect.asSome(decodeMessage(res))
-      )
-    })
+    // the queue operations run once per message: spans without a captured stack trace
+    const getMessage = (
+      lastMessageId: number,
+      maxCapacity: number
+    ): Effect.Effect<Option.Option<ScaleSetSchema.RunnerScaleSetMessage>, MessageSessionError> =>
+      (!Number.isSafeInteger(maxCapacity) || maxCapacity < 0 || maxCapacity > MAX_CAPACITY
+        ? Effect.fail<MessageSessionError>(
+          new ValidationError({ field: "maxCapacity", reason: `must be an integer in 0..${MAX_CAPACITY}, got ${maxCapacity}` })
+        )
+        : withQueueToken(
+          (session) =>
+            api.pipeline.send({
+              method: "GET",
+              url: withQuery(session.messageQueueUrl, lastMessageId > 0 ? { lastMessageId } : {}),
+              headers: {
+                ...queueHeaders(session),
+                Accept: "application/json; api-version=6.0-preview",
+                "X-ScaleSetMaxCapacity": String(maxCapacity)
+              },
+              ok: [200, 202, 401],
+              timeout: pollTimeout,
+              ...(retry === undefined ? {} : { retry })
+            }),
+          (res) => res.status === 202 ? Effect.succeedNone : Effect.asSome(decodeMessage(res))
+        )).pipe(
+          Effect.withSpan("MessageSession.getMessage", {
+            attributes: { scaleSetId, lastMessageId, maxCapacity },
+            captureStackTrace: false
+          })
+        )
 
-    const deleteMessage = Effect.fn("MessageSession.deleteMessage")(function*(messageId: number) {
-      yield* Effect.annotateCurrentSpan({ scaleSetId, messageId })
-      return yield* withQueueToken(
+    const deleteMessage = (messageId: number) =>
+      withQueueToken(
         (session) =>
           api.pipeline.send({
             method: "DELETE",
@@ -346,8 +353,9 @@ export const make = (
             ...(timeout === undefined ? {} : { timeout })
           }),
         () => Effect.void
+      ).pipe(
+        Effect.withSpan("MessageSession.deleteMessage", { attributes: { scaleSetId, messageId }, captureStackTrace: false })
       )
-    })
 
     const acquireJobs = Effect.fn("MessageSession.acquireJobs")(function*(requestIds: ReadonlyArray<number>) {
       yield* Effect.annotateCurrentSpan({ scaleSetId, jobs: requestIds.length })

@@ -190,7 +190,12 @@ export const make = (
     const appKey = options.credentials._tag === "GitHubApp"
       ? Option.some(yield* Credentials.importPrivateKey(options.credentials.privateKey))
       : Option.none()
-    const http = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerPropagation(false))
+    // one span per operation (Effect.fn below, annotated by the pipeline), not one per HTTP attempt
+    // as well; and no trace headers sent to a third-party API
+    const http = (yield* HttpClient.HttpClient).pipe(
+      HttpClient.withTracerPropagation(false),
+      HttpClient.withTracerDisabledWhen(() => true)
+    )
 
     const info = yield* Ref.make(SystemInfo.make(options.systemInfo))
     const userAgent = yield* Ref.make(SystemInfo.userAgent(SystemInfo.make(options.systemInfo)))

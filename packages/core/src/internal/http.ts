@@ -281,6 +281,14 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
       })
       return attempt.pipe(
         Effect.retry(scheduleFor(spec.retry ?? options.retry)),
+        Effect.tap((res) =>
+          Effect.annotateCurrentSpan({
+            "http.request.method": spec.method,
+            "url.full": spec.url,
+            "http.response.status_code": res.status,
+            "http.request.attempts": attempts
+          })
+        ),
         Effect.catchTag("AttemptFailure", (failure): Effect.Effect<never, ErrorFromStatus> =>
           failure.response
             ? Effect.fail(errorFromResponse({ ...failure.response, attempts }))
