@@ -18,7 +18,8 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { createServer } from "node:http"
-import { hostname } from "node:os"
+import { homedir, hostname } from "node:os"
+import { join } from "node:path"
 import { NodeConfigError } from "./NodeError.js"
 import * as NodeScaleSet from "./NodeScaleSet.js"
 import * as ProcessScaler from "./ProcessScaler.js"
@@ -120,7 +121,11 @@ const runCommand = Command.make(
     ),
     owner: optionalText("owner", "the message session's owner (default: the host name)"),
     deleteOnExit: Options.boolean("delete-on-exit").pipe(Options.withDescription("delete the scale set when stopping")),
-    metricsPort: Options.integer("metrics-port").pipe(Options.withDescription("serve Prometheus metrics on this port"), Options.optional)
+    metricsPort: Options.integer("metrics-port").pipe(Options.withDescription("serve Prometheus metrics on this port"), Options.optional),
+    stateFile: optionalText(
+      "state-file",
+      "where the ids of running runners are kept, so a restart removes the ones a killed run left (default: $XDG_STATE_HOME/scaleset/<scale set id>.json)"
+    )
   },
   (args) =>
     withClient(
@@ -152,7 +157,9 @@ const runCommand = Command.make(
           minRunners: args.minRunners,
           maxRunners: args.maxRunners,
           command: args.exec,
-          namePrefix: args.name
+          namePrefix: args.name,
+          stateFile: Option.getOrElse(args.stateFile, () =>
+            join(process.env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "scaleset", `${scaleSet.id}.json`))
         })
         yield* Effect.logInfo("listening").pipe(Effect.annotateLogs({ scaleSetId: scaleSet.id, name: scaleSet.name }))
         return yield* Listener.runFromClient(scaler, {

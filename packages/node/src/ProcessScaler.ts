@@ -19,6 +19,8 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { dirname } from "node:path"
 
 /**
  * @since 0.1.0
@@ -41,6 +43,11 @@ export interface ProcessScalerOptions {
   readonly stdio?: "inherit" | "ignore" | undefined
   /** How long a stopped runner gets between SIGTERM and SIGKILL. Default 5 s. */
   readonly stopGraceMillis?: number | undefined
+  /**
+   * A file where the scaler keeps the ids of its runners. On start, runners listed there (left by
+   * a previous run that died without cleaning up) are removed from the scale set.
+   */
+  readonly stateFile?: string | undefined
 }
 
 /**
@@ -109,6 +116,31 @@ export const make = (
         )
       )
 
+    const stateFile = options.stateFile
+    /** Writes the runner ids (atomically: a crash never leaves half a file). */
+    const saveState = stateFile === undefined ? Effect.void : Effect.flatMap(Ref.get(runners), (map) =>
+      Effect.try(() => {
+        mkdirSync(dirname(stateFile), { recursive: true })
+        const ids = [...map.values()].map((e) => ({ id: e.info.id, name: e.info.name }))
+        writeFileSync(`${stateFile}.tmp`, JSON.stringify({ scaleSetId: options.scaleSetId, runners: ids }))
+        renameSync(`${stateFile}.tmp`, stateFile)
+      }).pipe(Effect.catchAll((error) => Effect.logWarning(`could not write ${stateFile}: ${String(error.cause)}`))))
+
+    // runners a previous run left behind (it was killed before it could remove them)
+    if (stateFile !== undefined) {
+      const leftover = yield* Effect.try(() => {
+        const state = JSON.parse(readFileSync(stateFile, "utf8")) as { scaleSetId?: unknown; runners?: unknown }
+        return state.scaleSetId === options.scaleSetId && Array.isArray(state.runners)
+          ? state.runners.flatMap((r: { id?: unknown }) => (typeof r.id === "number" && r.id > 0 ? [r.id] : []))
+          : []
+      }).pipe(Effect.orElseSucceed((): ReadonlyArray<number> => []))
+      if (leftover.length > 0) {
+        yield* Effect.logInfo(`removing ${leftover.length} runner(s) left by a previous run`)
+        yield* Effect.forEach(leftover, (id) => removeRunner(id), { concurrency: 8, discard: true })
+      }
+      yield* saveState
+    }
+
     // a process exited: forget it and remove its runner (the service would keep it offline)
     yield* Queue.take(exits).pipe(
       Effect.flatMap((id) =>
@@ -117,7 +149,11 @@ export const make = (
           const next = new Map(map)
           next.delete(id)
           return [entry, next] as const
-        }).pipe(Effect.flatMap((entry) => entry ? Effect.zipRight(Deferred.succeed(entry.exited, undefined), removeRunner(id)) : Effect.void))
+        }).pipe(Effect.flatMap((entry) =>
+          entry
+            ? Effect.zipRight(Deferred.succeed(entry.exited, undefined), Effect.zipRight(removeRunner(id), saveState))
+            : Effect.void
+        ))
       ),
       Effect.forever,
       Effect.forkScoped
@@ -148,6 +184,7 @@ export const make = (
         const next = new Map(map).set(runnerId, { info, child, exited })
         return [next.size, next] as const
       })
+      yield* saveState
       yield* Ref.update(peak, (p) => Math.max(p, size))
       yield* Ref.update(started, (n) => n + 1)
       yield* Effect.logDebug("runner started").pipe(Effect.annotateLogs({ runnerId, name, pid: child.pid }))
@@ -169,7 +206,7 @@ export const make = (
         Effect.forEach(map.values(), (entry) => Effect.zipRight(stop(entry), removeRunner(entry.info.id)), {
           concurrency: "unbounded",
           discard: true
-        }))
+        }).pipe(Effect.zipRight(Ref.set(runners, new Map())), Effect.zipRight(saveState)))
     )
 
     const handleDesiredRunnerCount = (count: number) =>

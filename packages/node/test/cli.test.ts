@@ -92,7 +92,7 @@ describe("scaleset command", () => {
     const dir = mkdtempSync(join(tmpdir(), "scaleset-cli-"))
     const pids = join(dir, "pids")
     const run = start(
-      ["run", "--name", "cli-set", "--max-runners", "3", "--delete-on-exit", "--owner", "cli-host", "--exec", `echo $$ >> ${pids}; exec "${process.execPath}" "${runnerBin}"`],
+      ["run", "--name", "cli-set", "--max-runners", "3", "--delete-on-exit", "--owner", "cli-host", "--state-file", join(dir, "state.json"), "--exec", `echo $$ >> ${pids}; exec "${process.execPath}" "${runnerBin}"`],
       simEnv()
     )
     try {
@@ -112,5 +112,41 @@ describe("scaleset command", () => {
     assert.isAtLeast(started.length, 3)
     for (const pid of started) assert.isFalse(alive(pid), `runner process ${pid} still running`)
   })
-})
 
+  it("run: a restart removes the runners a killed run left behind (state file)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scaleset-cli-"))
+    const pids = join(dir, "pids")
+    const args = ["run", "--name", "leftover-set", "--min-runners", "2", "--max-runners", "2", "--owner", "leftover-host", "--state-file", join(dir, "state.json"), "--exec", `echo $$ >> ${pids}; exec "${process.execPath}" "${runnerBin}"`]
+    const first = start(args, simEnv())
+    const scaleSetRunners = () => {
+      const set = sim.scaleSets().find((x) => x.name === "leftover-set")
+      return set === undefined ? [] : sim.runners().filter((r) => r.scaleSetId === set.id)
+    }
+    try {
+      await sim.waitFor(() => scaleSetRunners().filter((r) => r.status === "idle").length >= 2, 20_000, "two idle runners")
+    } finally {
+      // a crash: no cleanup at all, the runner processes die with it
+      first.child.kill("SIGKILL")
+      await first.done
+      for (const pid of readFileSync(pids, "utf8").trim().split("\n").map(Number)) {
+        try {
+          process.kill(pid, "SIGKILL")
+        } catch {
+          // already gone
+        }
+      }
+    }
+    const left = scaleSetRunners().map((r) => r.id)
+    assert.strictEqual(left.length, 2, "the killed run left its runners registered")
+    // the killed run's session is still open: the restart removes leftovers before it listens
+    const second = start(args, simEnv())
+    try {
+      await sim.waitFor(() => left.every((id) => !scaleSetRunners().some((r) => r.id === id)), 30_000, "the leftover runners removed")
+    } finally {
+      second.child.kill("SIGTERM")
+    }
+    const result = await second.done
+    assert.include(result.stderr + result.stdout, "left by a previous run")
+    assert.isFalse(scaleSetRunners().some((r) => left.includes(r.id)))
+  }, 90_000)
+})
