@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { adminJwt } from "./helpers/keys.js"
+import * as TestClock from "effect/TestClock"
+import { adminJwt, fakeJwt } from "./helpers/keys.js"
 import { fakeService, patClient, type Seen } from "./helpers/service.js"
 
 const runner = (req: Seen) => ({ status: 200, body: { id: Number(req.path.split("/").pop()), name: "r", runnerScaleSetId: 1 } })
@@ -91,5 +92,31 @@ describe("token chain", () => {
       yield* client.getRunner(1) // warm the token chain
       yield* Effect.all([client.getRunner(2), client.getRunner(3)], { concurrency: "unbounded" })
       assert.strictEqual(service.maxInFlight(), 2)
+    }).pipe(Effect.scoped))
+
+  it.effect("the refresh window on the TestClock: 61 s before exp keeps the token, 59 s refreshes it", () =>
+    Effect.gen(function*() {
+      // the TestClock starts at the epoch: exp = 1000 s is absolute time on it
+      const jwt = (exp: number, tag: string) => fakeJwt({ iss: "123", exp }, tag)
+      const tokens = [jwt(1000, "first"), jwt(5000, "second")]
+      const service = yield* fakeService({ adminToken: (n) => tokens[n] ?? jwt(9000, "extra"), handle: runner })
+      const client = yield* patClient(service)
+      yield* client.getRunner(1)
+      yield* TestClock.setTime(939_000) // exp in 61 s
+      yield* client.getRunner(2)
+      assert.strictEqual(service.chains(), 1)
+      yield* TestClock.setTime(941_000) // exp in 59 s
+      yield* client.getRunner(3)
+      assert.strictEqual(service.chains(), 2)
+      assert.deepStrictEqual(service.actions().map(bearer), [`Bearer ${tokens[0]}`, `Bearer ${tokens[0]}`, `Bearer ${tokens[1]}`])
+    }).pipe(Effect.scoped))
+
+  it.live("64 concurrent calls are in flight at the server at the same time", () =>
+    Effect.gen(function*() {
+      const service = yield* fakeService({ handle: (req) => ({ ...runner(req), delayMs: 300 }) })
+      const client = yield* patClient(service)
+      yield* client.getRunner(1) // warm the token chain
+      yield* Effect.forEach(Array.from({ length: 64 }, (_, i) => i + 1), (id) => client.getRunner(id), { concurrency: "unbounded" })
+      assert.strictEqual(service.maxInFlight(), 64)
     }).pipe(Effect.scoped))
 })
