@@ -126,7 +126,7 @@ export const make = (options: TransportOptions = {}): Effect.Effect<Transport, T
     const rejectUnauthorized = options.rejectUnauthorized ?? true
     if (!rejectUnauthorized) {
       yield* Effect.logWarning(
-        "TLS certificate verification is disabled (rejectUnauthorized: false): any server can impersonate GitHub; use this for testing only"
+        "TLS certificate verification is disabled (rejectUnauthorized: false), so every server can impersonate GitHub; use this for testing only"
       )
     }
     if (plan._tag === "Fixed") yield* Effect.logDebug(`requests go through the proxy ${Proxy.redactUrl(plan.proxy)}`)

@@ -10,7 +10,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 
 /**
- * A logger such as `console`: any of `debug`, `info`, `warn`, `error`.
+ * A logger such as `console`, with some of `debug`, `info`, `warn`, `error`.
  *
  * @since 0.1.0
  */
