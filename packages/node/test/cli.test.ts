@@ -5,6 +5,8 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type Simulator, startSimulator } from "@scaleset/testing"
 import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -42,6 +44,14 @@ const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
 const cli = (args: ReadonlyArray<string>, env?: Record<string, string>) => start(args, env).done
 
 const simEnv = () => ({ SCALESET_URL: sim.url, SCALESET_TOKEN: sim.pat })
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const port = (server.address() as AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
 
 const alive = (pid: number) => {
   try {
@@ -91,14 +101,18 @@ describe("scaleset command", () => {
   it("run: jobs complete with the simulated runner as --exec; SIGTERM leaves no session, runner or child", async () => {
     const dir = mkdtempSync(join(tmpdir(), "scaleset-cli-"))
     const pids = join(dir, "pids")
+    const metricsPort = await freePort()
     const run = start(
-      ["run", "--name", "cli-set", "--max-runners", "3", "--delete-on-exit", "--owner", "cli-host", "--state-file", join(dir, "state.json"), "--exec", `echo $$ >> ${pids}; exec "${process.execPath}" "${runnerBin}"`],
+      ["run", "--name", "cli-set", "--max-runners", "3", "--delete-on-exit", "--owner", "cli-host", "--state-file", join(dir, "state.json"), "--metrics-port", String(metricsPort), "--exec", `echo $$ >> ${pids}; exec "${process.execPath}" "${runnerBin}"`],
       simEnv()
     )
     try {
       await sim.waitFor((s) => s.sessions.some((x) => x.ownerName === "cli-host"), 20_000, "the listener's session")
       sim.enqueueJobs({ count: 3, durationMs: 100, labels: ["cli-set"] })
       await sim.waitFor((s) => s.jobs.filter((j) => j.state === "completed").length >= 3, 25_000, "3 completed jobs")
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+      assert.match(metrics, /^gha_max_runners\{[^}]*name="cli-set"[^}]*\} 3$/m)
+      assert.match(metrics, /^gha_completed_jobs_total\{[^}]*job_result="succeeded"[^}]*\} [1-9]/m)
     } finally {
       run.child.kill("SIGTERM")
     }
