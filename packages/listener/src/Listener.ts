@@ -225,7 +225,7 @@ const engine = <E, R>(
 
     const acknowledge = (messageId: number) =>
       withRetry("deleteMessage", session.deleteMessage(messageId)).pipe(
-        Effect.withSpan("Listener.acknowledge", { attributes: { messageId } })
+        Effect.withSpan("Listener.acknowledge", { attributes: { messageId }, captureStackTrace: false })
       )
 
     const desired = (): ScalingEvent => ScalingEvent.DesiredRunners({ count: latest.totalAssignedJobs, statistics: latest })
@@ -240,9 +240,16 @@ const engine = <E, R>(
     }).pipe(Effect.withSpan("Listener.start"))
 
     /** Handles one message; runs uninterruptibly (the caller masks). */
-    const handleMessage = Effect.fn("Listener.handleMessage")(function*(message: ScaleSetSchema.RunnerScaleSetMessage) {
+    // spans of the per-message work are made without a captured stack trace: it runs for every message
+    const handleMessage = (message: ScaleSetSchema.RunnerScaleSetMessage) =>
+      handleMessageBody(message).pipe(
+        Effect.withSpan("Listener.handleMessage", {
+          attributes: { messageId: message.messageId, jobs: message.jobs.length },
+          captureStackTrace: false
+        })
+      )
+    const handleMessageBody = Effect.fnUntraced(function*(message: ScaleSetSchema.RunnerScaleSetMessage) {
       const messageId = message.messageId
-      yield* Effect.annotateCurrentSpan({ messageId, jobs: message.jobs.length })
       const events: Array<ScalingEvent> = []
       if (message.statistics !== undefined) {
         latest = message.statistics
@@ -382,7 +389,7 @@ const engine = <E, R>(
           Effect.catchTag("ResponseDecodeError", giveUpOnUndecodable)
         )
         const poll = withRetry("getMessage", pollOnce).pipe(
-          Effect.withSpan("Listener.poll", { attributes: { lastMessageId, maxCapacity: max } })
+          Effect.withSpan("Listener.poll", { attributes: { lastMessageId, maxCapacity: max }, captureStackTrace: false })
         )
         // the poll runs on its own fiber, so an interruption can still see what it brought
         const fiber = yield* Effect.fork(restore(poll))

@@ -123,6 +123,25 @@ const seconds = (from: Date | undefined, to: Date | undefined): number | undefin
   from === undefined || to === undefined ? undefined : (to.getTime() - from.getTime()) / 1000
 
 /**
+ * Tagged metrics by their label values, so a job's metrics are looked up rather than made (and
+ * hashed) anew for every job. Label sets repeat (workflow, job name, result); the cache is
+ * bounded all the same.
+ */
+const taggedCache = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, max = 1000) => {
+  const cache = new Map<string, Metric.Metric<Type, In, Out>>()
+  return (labels: ReadonlyArray<MetricLabel.MetricLabel>): Metric.Metric<Type, In, Out> => {
+    const key = labels.map((l) => l.value).join("\u0000")
+    let tagged = cache.get(key)
+    if (tagged === undefined) {
+      if (cache.size >= max) cache.clear()
+      tagged = Metric.taggedWithLabels(metric, labels)
+      cache.set(key, tagged)
+    }
+    return tagged
+  }
+}
+
+/**
  * A recorder that updates the `gha_*` metrics above with the given labels.
  *
  * @since 0.1.0
@@ -130,6 +149,18 @@ const seconds = (from: Date | undefined, to: Date | undefined): number | undefin
  */
 export const recorder = (labels: Labels = {}): Recorder => {
   const common = commonLabels(labels)
+  const started = taggedCache(startedJobsTotal)
+  const startup = taggedCache(jobStartupDurationSeconds)
+  const completed = taggedCache(completedJobsTotal)
+  const execution = taggedCache(jobExecutionDurationSeconds)
+  // gauges are set on every poll with values that rarely change: set only what changed
+  const last = new Map<Metric.Metric.Gauge<number>, number>()
+  const setChanged = (gauge: Metric.Metric.Gauge<number>, value: number) =>
+    Effect.suspend(() => {
+      if (last.get(gauge) === value) return Effect.void
+      last.set(gauge, value)
+      return Metric.set(gauge, value)
+    })
   const gauge = (metric: Metric.Metric.Gauge<number>) => Metric.taggedWithLabels(metric, common)
   const assigned = gauge(assignedJobs)
   const running = gauge(runningJobs)
@@ -141,36 +172,32 @@ export const recorder = (labels: Labels = {}): Recorder => {
   return {
     recordStatistics: (s) =>
       Effect.all([
-        Metric.set(assigned, s.totalAssignedJobs),
-        Metric.set(running, s.totalRunningJobs),
-        Metric.set(registered, s.totalRegisteredRunners),
-        Metric.set(busy, s.totalBusyRunners),
-        Metric.set(idle, s.totalIdleRunners)
+        setChanged(assigned, s.totalAssignedJobs),
+        setChanged(running, s.totalRunningJobs),
+        setChanged(registered, s.totalRegisteredRunners),
+        setChanged(busy, s.totalBusyRunners),
+        setChanged(idle, s.totalIdleRunners)
       ], { discard: true }),
     recordJobStarted: (job) =>
       Effect.suspend(() => {
         const tags = jobLabels(labels, job)
-        const startup = seconds(job.scaleSetAssignTime, job.runnerAssignTime)
+        const startupSeconds = seconds(job.scaleSetAssignTime, job.runnerAssignTime)
         return Effect.zipRight(
-          Metric.increment(Metric.taggedWithLabels(startedJobsTotal, tags)),
-          startup === undefined
-            ? Effect.void
-            : Metric.update(Metric.taggedWithLabels(jobStartupDurationSeconds, tags), startup)
+          Metric.increment(started(tags)),
+          startupSeconds === undefined ? Effect.void : Metric.update(startup(tags), startupSeconds)
         )
       }),
     recordJobCompleted: (job) =>
       Effect.suspend(() => {
         const tags = [...jobLabels(labels, job), label("job_result", job.result)]
-        const execution = seconds(job.runnerAssignTime, job.finishTime)
+        const executionSeconds = seconds(job.runnerAssignTime, job.finishTime)
         return Effect.zipRight(
-          Metric.increment(Metric.taggedWithLabels(completedJobsTotal, tags)),
-          execution === undefined
-            ? Effect.void
-            : Metric.update(Metric.taggedWithLabels(jobExecutionDurationSeconds, tags), execution)
+          Metric.increment(completed(tags)),
+          executionSeconds === undefined ? Effect.void : Metric.update(execution(tags), executionSeconds)
         )
       }),
-    recordDesiredRunners: (count) => Metric.set(desired, count),
-    recordMaxRunners: (count) => Metric.set(max, count)
+    recordDesiredRunners: (count) => setChanged(desired, count),
+    recordMaxRunners: (count) => setChanged(max, count)
   }
 }
 
