@@ -1,9 +1,10 @@
 /**
- * Replays /work/shared/conformance/cases.json (the wire conformance cases) against a loopback fake
+ * Replays fixtures/cases.json (a copy of the shared wire conformance cases) against a loopback fake
  * server: every exchange is matched strictly in order, responses are scripted byte for byte, and
  * the outcome is compared with the case's expectation (mapped onto the Effect API and our tagged
  * errors as the README says).
  */
+import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -101,7 +102,7 @@ interface Case {
   readonly expect: { readonly result?: Json; readonly error?: ExpectedError; readonly connectionAttempts?: number }
 }
 
-const CASES_PATH = "/work/shared/conformance/cases.json"
+const CASES_PATH = fileURLToPath(new URL("./fixtures/cases.json", import.meta.url))
 const cases = JSON.parse(fs.readFileSync(CASES_PATH, "utf8")) as ReadonlyArray<Case>
 
 // ---------------------------------------------------------------------------------------------
