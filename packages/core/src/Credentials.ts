@@ -31,7 +31,7 @@ export interface GitHubApp {
 /** @since 0.1.0 @category constructors */
 export const personalAccessToken = (token: Redacted.Redacted<string> | string): Credentials => ({
   _tag: "PersonalAccessToken",
-  token: typeof token === "string" ? Redacted.make(token) : token
+  token: Redacted.isRedacted(token) ? token : Redacted.make(token)
 })
 
 /** @since 0.1.0 @category constructors */
@@ -44,7 +44,7 @@ export const gitHubApp = (options: {
   _tag: "GitHubApp",
   clientId: options.clientId ?? (options.appId === undefined ? "" : String(options.appId)),
   installationId: options.installationId,
-  privateKey: typeof options.privateKey === "string" ? Redacted.make(options.privateKey) : options.privateKey
+  privateKey: Redacted.isRedacted(options.privateKey) ? options.privateKey : Redacted.make(options.privateKey)
 })
 
 const credentialsError = (reason: string) => new AuthError({ step: "credentials", reason })
@@ -80,9 +80,11 @@ const pemBlock = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/
  *
  * @since 0.1.0
  */
-export const importPrivateKey = (pem: Redacted.Redacted<string>): Effect.Effect<CryptoKey, AuthError> =>
+export const importPrivateKey = (pem: Redacted.Redacted<string>): Effect.Effect<jose.CryptoKey, AuthError> =>
   Effect.gen(function*() {
-    const text = Redacted.value(pem).replace(/\\r\\n|\\n/g, "\n").replace(/\r\n/g, "\n").trim()
+    const raw: unknown = Redacted.value(pem)
+    if (typeof raw !== "string") return yield* credentialsError("app private key is required (a PEM string)")
+    const text = raw.replace(/\\r\\n|\\n/g, "\n").replace(/\r\n/g, "\n").trim()
     if (text.length === 0) return yield* credentialsError("app private key is required")
     const match = pemBlock.exec(text)
     if (match === null) {
@@ -119,11 +121,14 @@ export const importPrivateKey = (pem: Redacted.Redacted<string>): Effect.Effect<
  */
 export const validate = (credentials: Credentials): Effect.Effect<void, AuthError> =>
   Effect.gen(function*() {
+    // JavaScript callers can pass anything: check types before values
     if (credentials._tag === "PersonalAccessToken") {
-      if (Redacted.value(credentials.token).trim() === "") return yield* credentialsError("personal access token is required")
+      const token: unknown = Redacted.value(credentials.token)
+      if (typeof token !== "string" || token.trim() === "") return yield* credentialsError("personal access token is required")
       return
     }
-    if (credentials.clientId.trim() === "") return yield* credentialsError("GitHub App client ID is required")
+    const clientId: unknown = credentials.clientId
+    if (typeof clientId !== "string" || clientId.trim() === "") return yield* credentialsError("GitHub App client ID is required")
     if (!Number.isSafeInteger(credentials.installationId) || credentials.installationId <= 0) {
       return yield* credentialsError("GitHub App installation ID is required (a positive integer)")
     }
@@ -136,7 +141,7 @@ export const validate = (credentials: Credentials): Effect.Effect<void, AuthErro
  * @since 0.1.0
  */
 export const signAppJwt = (
-  key: CryptoKey,
+  key: jose.CryptoKey,
   clientId: string,
   nowMillis: number
 ): Effect.Effect<Redacted.Redacted<string>, AuthError> => {

@@ -75,6 +75,8 @@ const fail = (url: string, reason: string) => Effect.fail(new InvalidConfigUrl({
  */
 export const parse = (input: string): Effect.Effect<GitHubConfig, InvalidConfigUrl> =>
   Effect.gen(function*() {
+    // JavaScript callers can pass anything
+    if (typeof input !== "string") return yield* fail(String(input), "the configuration URL must be a string")
     const configUrl = trimSlashes(input.trim())
     let url: URL
     try {

@@ -111,3 +111,19 @@ describe("app JWT", () => {
       assert.notStrictEqual(first.claims.jti, second.claims.jti)
     }))
 })
+
+describe("credentials from JavaScript", () => {
+  it.effect("missing values are AuthErrors naming what is required, not crashes", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [Credentials.Credentials, string]> = [
+        [Credentials.personalAccessToken(undefined as unknown as string), "personal access token is required"],
+        [Credentials.gitHubApp({ clientId: undefined, installationId: 1, privateKey: "x" }), "client ID is required"],
+        [Credentials.gitHubApp({ clientId: "Iv1.x", installationId: 1, privateKey: undefined as unknown as string }), "private key is required"]
+      ]
+      for (const [credentials, expected] of cases) {
+        const error = yield* Effect.flip(Credentials.validate(credentials))
+        assert.strictEqual(error._tag, "AuthError")
+        assert.include(error.message, expected)
+      }
+    }))
+})

@@ -100,3 +100,14 @@ describe("GitHubConfig.isHosted / apiUrl", () => {
       assert.strictEqual(GitHubConfig.registrationTokenPath(ent), "/enterprises/e/actions/runners/registration-token")
     }).pipe(noEnv))
 })
+
+describe("GitHubConfig.parse from JavaScript", () => {
+  it.effect("a value that is not a string is an InvalidConfigUrl, not a crash", () =>
+    Effect.gen(function*() {
+      for (const input of [undefined, null, 42]) {
+        const error = yield* Effect.flip(GitHubConfig.parse(input as unknown as string))
+        assert.strictEqual(error._tag, "InvalidConfigUrl")
+        assert.include(error.message, "must be a string")
+      }
+    }))
+})

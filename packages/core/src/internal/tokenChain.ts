@@ -4,6 +4,7 @@
  * single-flight, and a failed refresh leaves the previous state as it was.
  */
 import * as Clock from "effect/Clock"
+import type * as jose from "jose"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -59,7 +60,7 @@ export const make = (options: {
   readonly config: GitHubConfig.GitHubConfig
   readonly credentials: Credentials.Credentials
   /** The imported app key, when the credentials are an app's. */
-  readonly appKey: Option.Option<CryptoKey>
+  readonly appKey: Option.Option<jose.CryptoKey>
   readonly pipeline: Pipeline
 }): Effect.Effect<TokenChain> =>
   Effect.gen(function*() {
