@@ -17,7 +17,9 @@ const program = Effect.gen(function*() {
   const session = yield* client.createMessageSession(scaleSet.id, "my-host") // deleted when the scope closes
 
   yield* Listener.run(session, {
-    handleDesiredRunnerCount: (count) => Effect.succeed(count), // start or stop runners here
+    // count = jobs waiting plus running (statistics.totalAssignedJobs), not capped by maxRunners:
+    // start or stop runners here to reach min(maxRunners, minRunners + count), and return how many run
+    handleDesiredRunnerCount: (count) => Effect.succeed(Math.min(10, count)),
     handleJobStarted: (job) => Effect.log(`started ${job.jobDisplayName} on ${job.runnerName}`),
     handleJobCompleted: (job) => Effect.log(`completed ${job.jobDisplayName}: ${job.result}`)
   }, { maxRunners: 10 })
