@@ -6,6 +6,11 @@
  * The count is actions-runner-controller's: `min(maxRunners, minRunners + desired)`. Idle runners
  * are stopped when the count goes down; busy ones finish their job first (they are ephemeral).
  *
+ * A runner process that fails (a non-zero exit code, a signal, or no process at all) is logged at
+ * WARN with the last lines of its stderr (the JIT config redacted). Consecutive failed starts (a
+ * failure before taking a job, within 10 s) hold back the next starts: 1 s, 2 s, 4 s… up to 60 s,
+ * then one runner at a time until one takes a job or stays up 10 s.
+ *
  * @since 0.1.0
  */
 import type * as Listener from "@scaleset/listener/Listener"
@@ -39,7 +44,10 @@ export interface ProcessScalerOptions {
   readonly namePrefix?: string | undefined
   readonly workFolder?: string | undefined
   readonly env?: Readonly<Record<string, string>> | undefined
-  /** Where runner output goes. Default `"ignore"`. */
+  /**
+   * Where runner output goes. Default `"ignore"`: stdout is dropped, and the last lines of stderr
+   * are kept for the warning logged when the process fails.
+   */
   readonly stdio?: "inherit" | "ignore" | undefined
   /** How long a stopped runner gets between SIGTERM and SIGKILL. Default 5 s. */
   readonly stopGraceMillis?: number | undefined
@@ -79,6 +87,46 @@ interface Entry {
   readonly info: RunnerProcess
   readonly child: ChildProcess
   readonly exited: Deferred.Deferred<void>
+  /** Set before the scaler stops the process: its exit is then expected. */
+  readonly stopping: Ref.Ref<boolean>
+  readonly tookJob: boolean
+  /** The last lines of stderr, the JIT config redacted. */
+  readonly stderrTail: () => ReadonlyArray<string>
+}
+
+/** How a runner process ended: `exit` with a code or a signal, or `error` (it could not be started). */
+interface ProcessEnd {
+  readonly runnerId: number
+  readonly code: number | null
+  readonly signal: string | null
+  readonly error?: string | undefined
+}
+
+/** A runner up this long is not a failed start. */
+const healthyMillis = 10_000
+const backoffBaseMillis = 1_000
+const backoffMaxMillis = 60_000
+const tailLines = 10
+const tailLineChars = 500
+
+/** Keeps the last lines a stream writes (each line cut to a bounded length), `secret` redacted. */
+const ringBuffer = (stream: NodeJS.ReadableStream | null, secret: string): (() => ReadonlyArray<string>) => {
+  const lines: Array<string> = []
+  let partial = ""
+  const redact = (line: string) => line.replaceAll(secret, "<redacted>").slice(0, tailLineChars)
+  const push = (line: string) => {
+    lines.push(redact(line))
+    if (lines.length > tailLines) lines.shift()
+  }
+  stream?.setEncoding("utf8")
+  stream?.on("data", (chunk: string) => {
+    const parts = (partial + chunk).split(/\r?\n/)
+    partial = parts.pop() ?? ""
+    // a line without an end is cut, not kept whole
+    if (partial.length > tailLineChars + secret.length) partial = partial.slice(-(tailLineChars + secret.length))
+    for (const line of parts) push(line)
+  })
+  return () => (partial === "" ? lines : [...lines, redact(partial)].slice(-tailLines))
 }
 
 const substitute = (command: string | ReadonlyArray<string>, jit: string): [string, ReadonlyArray<string>, boolean] => {
@@ -102,7 +150,9 @@ export const make = (
     const runners = yield* Ref.make(new Map<number, Entry>())
     const peak = yield* Ref.make(0)
     const started = yield* Ref.make(0)
-    const exits = yield* Queue.unbounded<number>()
+    const exits = yield* Queue.unbounded<ProcessEnd>()
+    /** Consecutive failed starts, and when the next start may happen. */
+    const backoff = yield* Ref.make({ failures: 0, lastFailureAt: 0, until: 0 })
     const minRunners = options.minRunners ?? 0
     const grace = options.stopGraceMillis ?? 5_000
 
@@ -141,17 +191,49 @@ export const make = (
       yield* saveState
     }
 
+    /** A failure the scaler did not ask for: a warning, and a failed start holds back the next ones. */
+    const reportEnd = (entry: Entry, end: ProcessEnd) =>
+      Effect.gen(function*() {
+        const now = Date.now()
+        const failed = end.error !== undefined || end.code !== 0 || end.signal !== null
+        if (failed) {
+          yield* Effect.logWarning("runner process failed").pipe(
+            Effect.annotateLogs({
+              runner: entry.info.name,
+              ...(end.error !== undefined ? { error: end.error } : end.signal !== null ? { signal: end.signal } : { exitCode: end.code }),
+              tookJob: entry.tookJob,
+              stderr: entry.stderrTail().join("\n")
+            })
+          )
+        }
+        if (entry.tookJob || now - entry.info.startedAt >= healthyMillis) {
+          yield* Ref.set(backoff, { failures: 0, lastFailureAt: 0, until: 0 })
+        } else if (failed) {
+          const { failures } = yield* Ref.updateAndGet(backoff, ({ failures }) => ({
+            failures: failures + 1,
+            lastFailureAt: now,
+            until: now + Math.min(backoffMaxMillis, backoffBaseMillis * 2 ** failures)
+          }))
+          yield* Effect.logDebug(`runner starts held back after ${failures} failed start(s)`)
+        }
+      })
+
     // a process exited: forget it and remove its runner (the service would keep it offline)
     yield* Queue.take(exits).pipe(
-      Effect.flatMap((id) =>
+      Effect.flatMap((end) =>
         Ref.modify(runners, (map) => {
-          const entry = map.get(id)
+          const entry = map.get(end.runnerId)
           const next = new Map(map)
-          next.delete(id)
+          next.delete(end.runnerId)
           return [entry, next] as const
         }).pipe(Effect.flatMap((entry) =>
           entry
-            ? Effect.zipRight(Deferred.succeed(entry.exited, undefined), Effect.zipRight(removeRunner(id), saveState))
+            ? Effect.gen(function*() {
+              yield* Deferred.succeed(entry.exited, undefined)
+              if (!(yield* Ref.get(entry.stopping))) yield* reportEnd(entry, end)
+              yield* removeRunner(end.runnerId)
+              yield* saveState
+            })
             : Effect.void
         ))
       ),
@@ -169,19 +251,31 @@ export const make = (
       const secret = Redacted.value(jit.encodedJITConfig)
       const [file, args, shell] = substitute(options.command, secret)
       const exited = yield* Deferred.make<void>()
+      const stopping = yield* Ref.make(false)
+      const inherit = options.stdio === "inherit"
       const child = yield* Effect.sync(() =>
         spawn(file, args, {
           shell,
-          stdio: options.stdio ?? "ignore",
+          stdio: inherit ? "inherit" : ["ignore", "ignore", "pipe"],
           env: { ...process.env, ...options.env, ACTIONS_RUNNER_INPUT_JITCONFIG: secret }
         })
       )
-      const onExit = () => Queue.unsafeOffer(exits, runnerId)
-      child.once("exit", onExit)
-      child.once("error", onExit)
+      const stderrTail = inherit ? () => [] : ringBuffer(child.stderr, secret)
+      child.once("exit", (code, signal) => {
+        // the last lines of stderr may still be on their way: wait for the stream to end (briefly)
+        const offer = () => Queue.unsafeOffer(exits, { runnerId, code, signal })
+        if (child.stderr === null || child.stderr.readableEnded) return offer()
+        const timer = setTimeout(offer, 200)
+        child.stderr.once("close", () => {
+          clearTimeout(timer)
+          offer()
+        })
+      })
+      child.once("error", (error) =>
+        Queue.unsafeOffer(exits, { runnerId, code: null, signal: null, error: error.message.replaceAll(secret, "<redacted>") }))
       const info: RunnerProcess = { id: runnerId, name, pid: child.pid, busy: false, startedAt: Date.now() }
       const size = yield* Ref.modify(runners, (map) => {
-        const next = new Map(map).set(runnerId, { info, child, exited })
+        const next = new Map(map).set(runnerId, { info, child, exited, stopping, tookJob: false, stderrTail })
         return [next.size, next] as const
       })
       yield* saveState
@@ -192,6 +286,7 @@ export const make = (
 
     const stop = (entry: Entry) =>
       Effect.gen(function*() {
+        yield* Ref.set(entry.stopping, true)
         entry.child.kill("SIGTERM")
         const done = yield* Deferred.await(entry.exited).pipe(Effect.timeoutOption(grace))
         if (done._tag === "None") {
@@ -209,12 +304,34 @@ export const make = (
         }).pipe(Effect.zipRight(Ref.set(runners, new Map())), Effect.zipRight(saveState)))
     )
 
+    /**
+     * How many of `wanted` runners may start now: all without failed starts; after some, none
+     * until the backoff has passed, then one at a time until a runner took a job or stayed up.
+     */
+    const startsAllowed = (current: ReadonlyMap<number, Entry>, wanted: number) =>
+      Effect.gen(function*() {
+        const state = yield* Ref.get(backoff)
+        if (state.failures === 0) return wanted
+        const now = Date.now()
+        const healthy = [...current.values()].some((e) => e.info.startedAt > state.lastFailureAt && now - e.info.startedAt >= healthyMillis)
+        if (healthy) {
+          yield* Ref.set(backoff, { failures: 0, lastFailureAt: 0, until: 0 })
+          return wanted
+        }
+        if (now < state.until) {
+          yield* Effect.logDebug(`runner starts held back for ${state.until - now} ms after ${state.failures} failed start(s)`)
+          return 0
+        }
+        return Math.min(wanted, 1)
+      })
+
     const handleDesiredRunnerCount = (count: number) =>
       Effect.gen(function*() {
         const target = Math.min(options.maxRunners, minRunners + count)
         const current = yield* Ref.get(runners)
         if (target > current.size) {
-          yield* Effect.all(Array.from({ length: target - current.size }, () => startRunner), {
+          const starts = yield* startsAllowed(current, target - current.size)
+          yield* Effect.all(Array.from({ length: starts }, () => startRunner), {
             concurrency: 8,
             discard: true
           })
@@ -222,9 +339,10 @@ export const make = (
           const idle = [...current.values()].filter((e) => !e.info.busy).slice(0, current.size - target)
           // remove first: the service refuses (JobStillRunning) if a job just landed on it
           yield* Effect.forEach(idle, (entry) =>
-            client.removeRunner(entry.info.id).pipe(
+            Ref.set(entry.stopping, true).pipe(
+              Effect.zipRight(client.removeRunner(entry.info.id)),
               Effect.zipRight(stop(entry)),
-              Effect.catchTag("JobStillRunning", () => Effect.void)
+              Effect.catchTag("JobStillRunning", () => Ref.set(entry.stopping, false))
             ), { concurrency: 8, discard: true })
         }
         return (yield* Ref.get(runners)).size
@@ -233,12 +351,14 @@ export const make = (
     const markBusy = (runnerId: number, busy: boolean) =>
       Ref.update(runners, (map) => {
         const entry = map.get(runnerId)
-        return entry ? new Map(map).set(runnerId, { ...entry, info: { ...entry.info, busy } }) : map
+        return entry ? new Map(map).set(runnerId, { ...entry, tookJob: true, info: { ...entry.info, busy } }) : map
       })
 
     return {
       handleDesiredRunnerCount,
-      handleJobStarted: (job) => markBusy(job.runnerId, true),
+      // a runner that took a job started fine: no more holding back
+      handleJobStarted: (job) =>
+        Effect.zipRight(markBusy(job.runnerId, true), Ref.set(backoff, { failures: 0, lastFailureAt: 0, until: 0 })),
       // the runner process exits after its one job; its exit removes it
       handleJobCompleted: (job) => markBusy(job.runnerId, false),
       runners: Effect.map(Ref.get(runners), (map) => [...map.values()].map((e) => e.info)),

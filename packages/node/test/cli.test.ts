@@ -127,6 +127,32 @@ describe("scaleset command", () => {
     for (const pid of started) assert.isFalse(alive(pid), `runner process ${pid} still running`)
   })
 
+  it("run: a failing runner command is logged (exit code, stderr tail, JIT config redacted) and restarted with a backoff", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scaleset-cli-"))
+    const starts = join(dir, "starts")
+    const exec = `echo started >> ${starts}; echo "jit=$ACTIONS_RUNNER_INPUT_JITCONFIG" >&2; echo "runner broke" >&2; exit 3`
+    const run = start(
+      ["run", "--name", "failing-set", "--min-runners", "1", "--max-runners", "1", "--owner", "failing-host", "--delete-on-exit", "--state-file", join(dir, "state.json"), "--exec", exec],
+      simEnv()
+    )
+    try {
+      await sim.waitFor((s) => s.sessions.some((x) => x.ownerName === "failing-host"), 20_000, "the listener's session")
+      // polls every 0.5 s: without a backoff, about 14 starts in 7 s; with it (1 s, 2 s, 4 s) 3 or 4
+      await new Promise((resolve) => setTimeout(resolve, 7_000))
+    } finally {
+      run.child.kill("SIGTERM")
+    }
+    const result = await run.done
+    const count = readFileSync(starts, "utf8").trim().split("\n").length
+    assert.isAtLeast(count, 2, result.stderr)
+    assert.isAtMost(count, 5, result.stderr)
+    assert.match(result.stderr, /level=WARN .*message="runner process failed".*runner=failing-set-[0-9a-f]+/)
+    assert.include(result.stderr, "exitCode=3")
+    assert.include(result.stderr, "runner broke")
+    assert.include(result.stderr, "jit=<redacted>")
+    assert.notMatch(result.stderr + result.stdout, /jit=(?!<redacted>)/)
+  }, 60_000)
+
   it("run: a restart removes the runners a killed run left behind (state file)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "scaleset-cli-"))
     const pids = join(dir, "pids")
