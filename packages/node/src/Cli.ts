@@ -9,12 +9,18 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
+import { AuthError, InvalidConfigUrl } from "@scaleset/core/ScaleSetError"
 import * as Listener from "@scaleset/listener/Listener"
+import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as HashSet from "effect/HashSet"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { createServer } from "node:http"
@@ -36,6 +42,16 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly messag
 /** Not found, for `scale-sets get` (exit code 1). */
 class NotFound extends Data.TaggedError("NotFound")<{ readonly message: string }> {}
 
+/** The metrics port cannot be listened on (in use, not allowed). */
+class MetricsServerError extends Data.TaggedError("MetricsServerError")<{ readonly message: string }> {}
+
+const usage = (message: string) => Effect.fail(new UsageError({ message }))
+
+const checkPort = (flag: string, port: number, min: number) =>
+  Number.isInteger(port) && port >= min && port <= 65535
+    ? Effect.void
+    : usage(`${flag} must be a port number between ${min} and 65535, got ${port}`)
+
 const optionalText = (name: string, description: string) =>
   Options.text(name).pipe(Options.withDescription(description), Options.optional)
 
@@ -48,8 +64,15 @@ const connection = {
   caFile: optionalText("ca-file", "extra root CA PEM files, comma-separated (or SCALESET_CA_FILE)"),
   proxy: optionalText("proxy", "proxy URL (default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY)"),
   insecureSkipTlsVerify: Options.boolean("insecure-skip-tls-verify").pipe(Options.withDescription("disable TLS verification (testing only)")),
-  // `--log-level` is @effect/cli's own option (it sets the minimum log level)
-  logFormat: Options.choice("log-format", ["text", "json"]).pipe(Options.withDefault("text" as const))
+  logFormat: Options.choice("log-format", ["text", "json"]).pipe(
+    Options.withDescription("logs on stderr as logfmt (text) or JSON lines"),
+    Options.withDefault("text" as const)
+  ),
+  // also accepted before the subcommand (@effect/cli's own option)
+  logLevel: Options.choice("log-level", ["all", "trace", "debug", "info", "warning", "error", "fatal", "none"]).pipe(
+    Options.withDescription("the minimum log level (default: info)"),
+    Options.optional
+  )
 }
 
 type ConnectionArgs = {
@@ -62,6 +85,7 @@ type ConnectionArgs = {
   readonly proxy: Option.Option<string>
   readonly insecureSkipTlsVerify: boolean
   readonly logFormat: "text" | "json"
+  readonly logLevel: Option.Option<"all" | "trace" | "debug" | "info" | "warning" | "error" | "fatal" | "none">
 }
 
 /** Flags as `SCALESET_*` settings, in front of the environment. */
@@ -79,9 +103,30 @@ const configProvider = (args: ConnectionArgs): ConfigProvider.ConfigProvider => 
   return ConfigProvider.orElse(ConfigProvider.fromMap(map), () => ConfigProvider.fromEnv())
 }
 
+const logLevels = {
+  all: LogLevel.All,
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  fatal: LogLevel.Fatal,
+  none: LogLevel.None
+} as const
+
+/**
+ * The only logger: whatever the runtime had (the default one, or the pretty one `runMain` puts
+ * in its place) is replaced, so every line is written once, to stderr.
+ */
+const onlyLogger = (logger: Logger.Logger<unknown, void>) =>
+  Layer.scopedDiscard(Effect.locallyScopedWith(FiberRef.currentLoggers, () => HashSet.make(logger)))
+
 /** Structured logs on stderr; stdout is the command's output. */
 const logging = (args: ConnectionArgs) =>
-  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(args.logFormat === "json" ? Logger.jsonLogger : Logger.logfmtLogger))
+  Layer.merge(
+    onlyLogger(Logger.withConsoleError(args.logFormat === "json" ? Logger.jsonLogger : Logger.logfmtLogger)),
+    Option.match(args.logLevel, { onNone: () => Layer.empty, onSome: (level) => Logger.minimumLogLevel(logLevels[level]) })
+  )
 
 /** Runs a handler with the client built from flags and environment. */
 const withClient = <A, E, R>(args: ConnectionArgs, effect: Effect.Effect<A, E, R>) =>
@@ -95,13 +140,21 @@ const printJson = (value: unknown) => Console.log(JSON.stringify(value, (_, v) =
 
 const serveMetrics = (port: number) =>
   Effect.acquireRelease(
-    Effect.async<ReturnType<typeof createServer>>((resume) => {
+    Effect.async<ReturnType<typeof createServer>, MetricsServerError>((resume) => {
       const server = createServer((req, res) => {
         if (req.url !== "/metrics") return void res.writeHead(404).end()
         Effect.runPromise(Prometheus.render).then((text) =>
           res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(text)
         )
       })
+      server.once("error", (error: NodeJS.ErrnoException) =>
+        resume(Effect.fail(
+          new MetricsServerError({
+            message: `cannot serve metrics on port ${port}: ${
+              error.code === "EADDRINUSE" ? "the port is already in use" : error.code ?? error.message
+            }`
+          })
+        )))
       server.listen(port, () => resume(Effect.succeed(server)))
     }),
     (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
@@ -113,11 +166,16 @@ const runCommand = Command.make(
     ...connection,
     name: Options.text("name").pipe(Options.withDescription("the scale set (and runs-on label)")),
     labels: optionalText("labels", "labels, comma-separated (default: the name)"),
-    runnerGroup: Options.text("runner-group").pipe(Options.withDefault(ScaleSetClient.DEFAULT_RUNNER_GROUP)),
-    minRunners: Options.integer("min-runners").pipe(Options.withDefault(0)),
-    maxRunners: Options.integer("max-runners").pipe(Options.withDefault(10)),
+    runnerGroup: Options.text("runner-group").pipe(
+      Options.withDescription("the runner group of the scale set"),
+      Options.withDefault(ScaleSetClient.DEFAULT_RUNNER_GROUP)
+    ),
+    minRunners: Options.integer("min-runners").pipe(Options.withDescription("runners kept up without jobs"), Options.withDefault(0)),
+    maxRunners: Options.integer("max-runners").pipe(Options.withDescription("the most runners at once"), Options.withDefault(10)),
     exec: Options.text("exec").pipe(
-      Options.withDescription("the runner command; {jitConfig} is substituted and ACTIONS_RUNNER_INPUT_JITCONFIG set")
+      Options.withDescription(
+        "the runner command (a shell command line), e.g. ./run.sh: its environment has the JIT config in ACTIONS_RUNNER_INPUT_JITCONFIG, which the official runner reads ({jitConfig} in the command is substituted too, but then the secret is visible in ps)"
+      )
     ),
     owner: optionalText("owner", "the message session's owner (default: the host name)"),
     deleteOnExit: Options.boolean("delete-on-exit").pipe(Options.withDescription("delete the scale set when stopping")),
@@ -132,7 +190,13 @@ const runCommand = Command.make(
       args,
       Effect.gen(function*() {
         if (args.maxRunners < 0 || args.minRunners < 0 || args.minRunners > args.maxRunners) {
-          return yield* new UsageError({ message: "--min-runners and --max-runners must satisfy 0 <= min <= max" })
+          return yield* usage("--min-runners and --max-runners must satisfy 0 <= min <= max")
+        }
+        if (args.exec.trim() === "") return yield* usage("--exec is empty: give the runner command, e.g. --exec ./run.sh")
+        // the port first: a port in use fails before anything is created on the service
+        if (Option.isSome(args.metricsPort)) {
+          yield* checkPort("--metrics-port", args.metricsPort.value, 1)
+          yield* serveMetrics(args.metricsPort.value)
         }
         const client = yield* ScaleSetClient.ScaleSetClient
         const group = yield* client.getRunnerGroupByName(args.runnerGroup)
@@ -151,7 +215,6 @@ const runCommand = Command.make(
             )
           )
         }
-        if (Option.isSome(args.metricsPort)) yield* serveMetrics(args.metricsPort.value)
         const scaler = yield* ProcessScaler.make({
           scaleSetId: scaleSet.id,
           minRunners: args.minRunners,
@@ -173,9 +236,12 @@ const runCommand = Command.make(
 ).pipe(Command.withDescription("Autoscale runners of a scale set: one process per runner, started with its JIT config"))
 
 const selector = {
-  id: Options.integer("id").pipe(Options.optional),
-  name: optionalText("name", "the scale set name"),
-  runnerGroup: Options.text("runner-group").pipe(Options.withDefault(ScaleSetClient.DEFAULT_RUNNER_GROUP))
+  id: Options.integer("id").pipe(Options.withDescription("the scale set id (or --name)"), Options.optional),
+  name: optionalText("name", "the scale set name (or --id)"),
+  runnerGroup: Options.text("runner-group").pipe(
+    Options.withDescription("the runner group of the scale set named by --name"),
+    Options.withDefault(ScaleSetClient.DEFAULT_RUNNER_GROUP)
+  )
 }
 
 const findScaleSet = (args: { readonly id: Option.Option<number>; readonly name: Option.Option<string>; readonly runnerGroup: string }) =>
@@ -211,7 +277,7 @@ const scaleSetsDelete = Command.make("delete", { ...connection, ...selector }, (
     })
   )).pipe(Command.withDescription("Delete a scale set"))
 
-const runnersRemove = Command.make("remove", { ...connection, id: Options.integer("id") }, (args) =>
+const runnersRemove = Command.make("remove", { ...connection, id: Options.integer("id").pipe(Options.withDescription("the runner id")) }, (args) =>
   withClient(
     args,
     Effect.gen(function*() {
@@ -223,12 +289,17 @@ const runnersRemove = Command.make("remove", { ...connection, id: Options.intege
 const simulate = Command.make(
   "simulate",
   {
-    port: Options.integer("port").pipe(Options.withDefault(0)),
-    longPollHold: Options.integer("long-poll-hold-seconds").pipe(Options.withDefault(50)),
-    organization: Options.text("organization").pipe(Options.withDefault("my-org"))
+    port: Options.integer("port").pipe(Options.withDescription("the port to listen on (0: any free port)"), Options.withDefault(0)),
+    longPollHold: Options.integer("long-poll-hold-seconds").pipe(
+      Options.withDescription("how long a message poll waits for a message"),
+      Options.withDefault(50)
+    ),
+    organization: Options.text("organization").pipe(Options.withDescription("the simulated organization"), Options.withDefault("my-org"))
   },
   (args) =>
     Effect.gen(function*() {
+      yield* checkPort("--port", args.port, 0)
+      if (!(args.longPollHold >= 0)) return yield* usage(`--long-poll-hold-seconds must be 0 or more, got ${args.longPollHold}`)
       // loaded on demand: the other commands do not need the simulator
       const Simulator = yield* Effect.promise(() => import("@scaleset/testing/Simulator"))
       const sim = yield* Simulator.make({
@@ -256,12 +327,16 @@ export const command = Command.make("scaleset").pipe(
 )
 
 /**
- * The exit code for a failure: 2 for usage (flags, configuration), 1 otherwise.
+ * The exit code for a failure: 2 for usage (flags, configuration: a bad URL, unusable
+ * credentials), 1 otherwise.
  *
  * @since 0.1.0
  */
 export const exitCode = (error: unknown): number =>
-  ValidationError.isValidationError(error) || error instanceof UsageError || error instanceof NodeConfigError ? 2 : 1
+  ValidationError.isValidationError(error) || error instanceof UsageError || error instanceof NodeConfigError ||
+    error instanceof InvalidConfigUrl || (error instanceof AuthError && error.step === "credentials")
+    ? 2
+    : 1
 
 /**
  * Runs the command on `argv` (`process.argv`: `node`, the script, then the arguments): errors are printed (never secrets),
@@ -279,5 +354,16 @@ export const main = (argv: ReadonlyArray<string>) =>
           process.exitCode = exitCode(error)
         })
       )
-    )
+    ),
+    // a bug, not a usage error: its trace on stderr, exit code 1
+    Effect.catchAllDefect((defect) =>
+      Effect.zipRight(
+        Console.error(`scaleset: unexpected error\n${Cause.pretty(Cause.die(defect))}`),
+        Effect.sync(() => {
+          process.exitCode = 1
+        })
+      )
+    ),
+    // logs outside a command's own logger (the simulator's) go to stderr too
+    Effect.provide(onlyLogger(Logger.withConsoleError(Logger.logfmtLogger)))
   )

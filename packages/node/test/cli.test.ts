@@ -4,7 +4,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type Simulator, startSimulator } from "@scaleset/testing"
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
@@ -79,6 +79,72 @@ describe("scaleset command", () => {
     assert.strictEqual(minMax.code, 2)
     assert.include(minMax.stderr, "--min-runners")
   })
+
+  it("bad inputs: a message, exit code 2, no stack trace, nothing created", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scaleset-cli-"))
+    const badKey = join(dir, "key.pem")
+    writeFileSync(badKey, "not a key")
+    const runArgs = ["run", "--name", "bad-input-set", "--exec", "true"]
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, Record<string, string>, string]> = [
+      [["run", "--name", "bad-input-set", "--exec", ""], simEnv(), "--exec"],
+      [["run", "--name", "bad-input-set", "--exec", "  "], simEnv(), "--exec"],
+      [[...runArgs, "--metrics-port", "0"], simEnv(), "--metrics-port"],
+      [[...runArgs, "--metrics-port", "70000"], simEnv(), "--metrics-port"],
+      [["simulate", "--port", "99999"], {}, "--port"],
+      [["simulate", "--long-poll-hold-seconds", "-5"], {}, "--long-poll-hold-seconds"],
+      [[...runArgs, "--url", "github.com/my-org"], { SCALESET_TOKEN: "ghp_x" }, "github.com/my-org"],
+      [["scale-sets", "get", "--id", "1", "--url", "https://github.com/a/b/c"], { SCALESET_TOKEN: "ghp_x" }, "3 segments"],
+      [
+        ["scale-sets", "get", "--id", "1", "--url", sim.url, "--app-client-id", "Iv1.x", "--app-installation-id", "1", "--app-private-key-file", badKey],
+        {},
+        "private key"
+      ]
+    ]
+    const results = await Promise.all(cases.map(([args, env]) => cli(args, env)))
+    results.forEach((result, i) => {
+      const [args, , expected] = cases[i]!
+      assert.strictEqual(result.code, 2, `${args.join(" ")}: ${result.stderr}${result.stdout}`)
+      assert.include(result.stderr, expected, args.join(" "))
+      assert.notMatch(result.stderr + result.stdout, /\n\s+at /, args.join(" "))
+    })
+    assert.isFalse(sim.scaleSets().some((s) => s.name === "bad-input-set"))
+  })
+
+  it("run: a metrics port in use is a clear error before the scale set is created", async () => {
+    const busy = createServer()
+    const port = await new Promise<number>((resolve) => busy.listen(0, () => resolve((busy.address() as AddressInfo).port)))
+    try {
+      const result = await cli(["run", "--name", "port-in-use-set", "--exec", "true", "--metrics-port", String(port)], simEnv())
+      assert.strictEqual(result.code, 1, result.stderr)
+      assert.include(result.stderr, `cannot serve metrics on port ${port}: the port is already in use`)
+      assert.notMatch(result.stderr + result.stdout, /\n\s+at /)
+      assert.isFalse(sim.scaleSets().some((s) => s.name === "port-in-use-set"))
+    } finally {
+      busy.close()
+    }
+  })
+
+  it("run: logs once, on stderr (stdout stays empty); --log-level works after the subcommand", async () => {
+    const runs = [
+      start(["run", "--name", "log-set", "--owner", "log-host-1", "--min-runners", "1", "--max-runners", "1", "--exec", "sleep 30", "--log-level", "debug"], simEnv()),
+      start(["run", "--name", "log-set-json", "--owner", "log-host-2", "--exec", "true", "--log-format", "json", "--delete-on-exit"], simEnv())
+    ]
+    try {
+      await sim.waitFor((s) => ["log-host-1", "log-host-2"].every((o) => s.sessions.some((x) => x.ownerName === o)), 20_000, "both sessions")
+      await sim.waitFor(() => sim.runners().some((r) => r.name.startsWith("log-set-")), 10_000, "a runner")
+    } finally {
+      for (const run of runs) run.child.kill("SIGTERM")
+    }
+    const [text, json] = await Promise.all(runs.map((r) => r.done))
+    assert.strictEqual(text!.code, 0, text!.stderr)
+    assert.strictEqual(text!.stdout, "")
+    assert.strictEqual(text!.stderr.match(/message=listening/g)?.length, 1, text!.stderr)
+    assert.match(text!.stderr, /level=DEBUG .*message="runner started"/)
+    assert.strictEqual(json!.code, 0, json!.stderr)
+    assert.strictEqual(json!.stdout, "")
+    const lines = json!.stderr.trim().split("\n")
+    assert.isTrue(lines.some((l) => (JSON.parse(l) as { message?: unknown }).message === "listening"), json!.stderr)
+  }, 40_000)
 
   it("scale-sets get and delete, runners remove", async () => {
     const id = sim.createScaleSet({ name: "from-cli" })

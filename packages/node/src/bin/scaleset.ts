@@ -13,6 +13,8 @@ import { main } from "../Cli.js"
 
 NodeRuntime.runMain(main(process.argv).pipe(Effect.provide(NodeContext.layer)), {
   disableErrorReporting: false,
+  // the command chooses its logger (on stderr); runMain's pretty one would print every line again on stdout
+  disablePrettyLogger: true,
   teardown: (exit, onExit) =>
     onExit(
       Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)
