@@ -14,6 +14,7 @@ import {
   Listener,
   parseGitHubConfigFromURL,
   RunnerNotFoundError,
+  ValidationError,
   ScalesetError,
   withLogger,
   withoutTLSVerify,
@@ -364,6 +365,90 @@ describe("config utilities", () => {
       }
       assert.instanceOf(thrown, InvalidGitHubConfigURLError, url)
       assert.instanceOf(thrown, ScalesetError, url)
+    }
+  })
+})
+
+describe("arguments from JavaScript", () => {
+  /** What a call threw, synchronously or as a rejection. */
+  const thrown = async (f: () => unknown): Promise<unknown> => {
+    try {
+      await f()
+    } catch (error) {
+      return error
+    }
+    return assert.fail("expected an error")
+  }
+  const assertNames = (error: unknown, errorClass: new(...args: Array<never>) => ScalesetError, field: string) => {
+    assert.instanceOf(error, errorClass)
+    assert.include((error as Error).message, field)
+  }
+
+  it("missing or wrong arguments reject with a ScalesetError naming them, not a TypeError", async () => {
+    assertNames(await thrown(() => Client.createWithPersonalAccessToken(undefined as never)), ValidationError, "config")
+    assertNames(
+      await thrown(() => Client.createWithPersonalAccessToken({ gitHubConfigURL: undefined as never, personalAccessToken: sim.pat })),
+      InvalidGitHubConfigURLError,
+      "gitHubConfigURL"
+    )
+    assertNames(
+      await thrown(() => Client.createWithPersonalAccessToken({ gitHubConfigURL: sim.url, personalAccessToken: undefined as never })),
+      ValidationError,
+      "personalAccessToken"
+    )
+    assertNames(await thrown(() => new GitHubAppAuth(undefined as never)), ValidationError, "options")
+    assertNames(
+      await thrown(() => Client.createWithGitHubApp({ gitHubConfigURL: sim.url, gitHubAppAuth: null as never })),
+      ValidationError,
+      "gitHubAppAuth"
+    )
+    assertNames(await thrown(() => parseGitHubConfigFromURL(undefined as never)), InvalidGitHubConfigURLError, "config URL")
+
+    const client = await patClient()
+    try {
+      assertNames(await thrown(() => client.createRunnerScaleSet(undefined as never)), ValidationError, "scaleSet")
+      const group = await client.getRunnerGroupByName(DEFAULT_RUNNER_GROUP)
+      const scaleSet = await client.createRunnerScaleSet({ name: "js-args", runnerGroupId: group.id })
+      assertNames(await thrown(() => client.generateJitRunnerConfig(undefined as never, scaleSet.id)), ValidationError, "settings")
+      const sessionClient = await client.createMessageSessionClient(scaleSet.id, "js-args-host")
+      assertNames(await thrown(() => new Listener(sessionClient, undefined as never)), ValidationError, "options")
+      assertNames(await thrown(() => new Listener(undefined as never, { scaleSetId: scaleSet.id, maxRunners: 1 })), ValidationError, "session client")
+      const listener = new Listener(sessionClient, { scaleSetId: scaleSet.id, maxRunners: 1 })
+      assertNames(await thrown(() => listener.run(undefined as never)), ValidationError, "scaler")
+      await client.deleteRunnerScaleSet(scaleSet.id)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("setMaxRunners rejects a bad value at the call and keeps the old one: the listener keeps running", async () => {
+    const client = await patClient()
+    try {
+      const group = await client.getRunnerGroupByName(DEFAULT_RUNNER_GROUP)
+      const scaleSet = await client.createRunnerScaleSet({ name: "set-max-runners", runnerGroupId: group.id })
+      const sessionClient = await client.createMessageSessionClient(scaleSet.id, "max-runners-host")
+      const listener = new Listener(sessionClient, { scaleSetId: scaleSet.id, maxRunners: 3 })
+      for (const bad of [-5, 1.5, 2 ** 31, Number.NaN, "7" as never]) {
+        assertNames(await thrown(() => listener.setMaxRunners(bad)), ValidationError, "maxRunners")
+      }
+      listener.setMaxRunners(4)
+      const ac = new AbortController()
+      let polls = 0
+      const error = await thrown(() =>
+        listener.run({
+          handleDesiredRunnerCount: (count) => {
+            if (++polls >= 2) ac.abort()
+            return count
+          },
+          handleJobStarted: () => undefined,
+          handleJobCompleted: () => undefined
+        }, { signal: ac.signal })
+      )
+      assert.strictEqual((error as Error).message, "aborted")
+      assert.isAtLeast(polls, 2)
+      await client.deleteRunnerScaleSet(scaleSet.id)
+    } finally {
+      await client.close()
     }
   })
 })

@@ -19,7 +19,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as NodeScaleSet from "../NodeScaleSet.js"
-import { fromCause, ScalesetError } from "./errors.js"
+import { fromCause, InvalidGitHubConfigURLError, invalidArgument, isObject, ScalesetError } from "./errors.js"
 import { type ClientOption, collect, loggerLayer } from "./options.js"
 
 /** @since 0.1.0 @category models */
@@ -103,6 +103,7 @@ export class GitHubAppAuth {
     readonly installationId: number | string
     readonly privateKey: string
   }) {
+    if (!isObject(options)) throw invalidArgument("options", "an object with clientId (or appId), installationId and privateKey", options)
     this.clientId = options.clientId ?? (options.appId === undefined ? "" : String(options.appId))
     this.installationId = Number(options.installationId)
     this.#privateKey = Redacted.make(options.privateKey ?? "")
@@ -257,18 +258,26 @@ export class Client {
   }
 
   /** A client authenticating as a GitHub App installation (recommended). */
-  static createWithGitHubApp(
+  static async createWithGitHubApp(
     config: { readonly gitHubConfigURL: string; readonly gitHubAppAuth: GitHubAppAuth; readonly systemInfo?: SystemInfo | undefined },
     ...options: Array<ClientOption>
   ): Promise<Client> {
+    if (!isObject(config)) throw invalidArgument("config", "an object with gitHubConfigURL and gitHubAppAuth", config)
+    if (!(config.gitHubAppAuth instanceof GitHubAppAuth)) {
+      throw invalidArgument("gitHubAppAuth", "a GitHubAppAuth (new GitHubAppAuth({ clientId, installationId, privateKey }))", config.gitHubAppAuth)
+    }
     return Client.#create(config.gitHubConfigURL, config.gitHubAppAuth.credentials(), config.systemInfo, options)
   }
 
   /** A client authenticating with a personal access token. */
-  static createWithPersonalAccessToken(
+  static async createWithPersonalAccessToken(
     config: { readonly gitHubConfigURL: string; readonly personalAccessToken: string; readonly systemInfo?: SystemInfo | undefined },
     ...options: Array<ClientOption>
   ): Promise<Client> {
+    if (!isObject(config)) throw invalidArgument("config", "an object with gitHubConfigURL and personalAccessToken", config)
+    if (typeof config.personalAccessToken !== "string") {
+      throw invalidArgument("personalAccessToken", "a string", config.personalAccessToken)
+    }
     return Client.#create(config.gitHubConfigURL, Credentials.personalAccessToken(config.personalAccessToken ?? ""), config.systemInfo, options)
   }
 
@@ -278,6 +287,12 @@ export class Client {
     systemInfo: SystemInfo | undefined,
     options: ReadonlyArray<ClientOption>
   ): Promise<Client> {
+    if (typeof url !== "string") {
+      throw new InvalidGitHubConfigURLError(`gitHubConfigURL must be a string, got ${url === null ? "null" : typeof url}`, {
+        url: String(url),
+        reason: "gitHubConfigURL is missing"
+      })
+    }
     const settings = collect(options)
     const layer = NodeScaleSet.layerClient({
       url,
@@ -315,11 +330,13 @@ export class Client {
   }
 
   /** Creates a scale set; labels default to one named after it. */
-  createRunnerScaleSet(scaleSet: RunnerScaleSetInput): Promise<RunnerScaleSet> {
+  async createRunnerScaleSet(scaleSet: RunnerScaleSetInput): Promise<RunnerScaleSet> {
+    if (!isObject(scaleSet)) throw invalidArgument("scaleSet", "an object with name and runnerGroupId", scaleSet)
     return this.#edge.run(this.#edge.service.createRunnerScaleSet(scaleSet))
   }
 
-  updateRunnerScaleSet(id: number, updates: RunnerScaleSetInput): Promise<RunnerScaleSet> {
+  async updateRunnerScaleSet(id: number, updates: RunnerScaleSetInput): Promise<RunnerScaleSet> {
+    if (!isObject(updates)) throw invalidArgument("updates", "an object", updates)
     return this.#edge.run(this.#edge.service.updateRunnerScaleSet(id, updates))
   }
 
@@ -333,7 +350,8 @@ export class Client {
   }
 
   /** A just-in-time config for a new runner of the scale set. */
-  generateJitRunnerConfig(settings: JitRunnerSetting, scaleSetId: number): Promise<RunnerScaleSetJitRunnerConfig> {
+  async generateJitRunnerConfig(settings: JitRunnerSetting, scaleSetId: number): Promise<RunnerScaleSetJitRunnerConfig> {
+    if (!isObject(settings)) throw invalidArgument("settings", "an object with the runner's name", settings)
     return this.#edge.run(
       Effect.map(this.#edge.service.generateJitRunnerConfig(settings, scaleSetId), (jit) => ({
         runner: Option.getOrNull(jit.runner),
@@ -371,7 +389,8 @@ export class Client {
   }
 
   /** Replaces the system info sent in the `User-Agent` of every request. */
-  setSystemInfo(info: SystemInfo): Promise<void> {
+  async setSystemInfo(info: SystemInfo): Promise<void> {
+    if (!isObject(info)) throw invalidArgument("info", "an object", info)
     return this.#edge.run(this.#edge.service.setSystemInfo(SystemInfoModule.make(definedOnly(info))))
   }
 

@@ -13,7 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { type MessageSessionClient, sessionInternals } from "./Client.js"
-import { fromCause, ScalesetError } from "./errors.js"
+import { fromCause, invalidArgument, isObject, ScalesetError, ValidationError } from "./errors.js"
 import { type FacadeLogger, loggerLayer } from "./options.js"
 
 /**
@@ -38,6 +38,19 @@ export interface ListenerOptions {
   readonly logger?: FacadeLogger | undefined
 }
 
+const maxInt32 = 2 ** 31 - 1
+
+/** `maxRunners` as the service takes it: an integer from 0 to 2^31 − 1. */
+const checkMaxRunners = (maxRunners: unknown): number => {
+  if (typeof maxRunners !== "number" || !Number.isInteger(maxRunners) || maxRunners < 0 || maxRunners > maxInt32) {
+    throw new ValidationError(`maxRunners must be an integer from 0 to ${maxInt32}, got ${String(maxRunners)}`, {
+      field: "maxRunners",
+      reason: "out of range"
+    })
+  }
+  return maxRunners
+}
+
 /** A scaler method threw or rejected: the run ends with that very error. */
 class ScalerFailure extends Data.TaggedError("ScalerFailure")<{ readonly error: unknown }> {}
 
@@ -55,9 +68,13 @@ export class Listener {
   readonly #maxRunners: Ref.Ref<number>
 
   constructor(sessionClient: MessageSessionClient, options: ListenerOptions) {
-    if (!sessionInternals.has(sessionClient)) {
-      throw new ScalesetError("the session client was not created by client.createMessageSessionClient", "ValidationError")
+    if (!isObject(sessionClient) || !sessionInternals.has(sessionClient)) {
+      throw new ValidationError("the session client was not created by client.createMessageSessionClient", {
+        field: "sessionClient",
+        reason: sessionClient === undefined || sessionClient === null ? "missing" : "not a session client"
+      })
     }
+    if (!isObject(options)) throw invalidArgument("options", "an object with scaleSetId and maxRunners", options)
     if (options.scaleSetId !== undefined && options.scaleSetId !== sessionClient.scaleSetId) {
       throw new ScalesetError(
         `scaleSetId ${options.scaleSetId} is not the session's scale set (${sessionClient.scaleSetId})`,
@@ -66,12 +83,15 @@ export class Listener {
     }
     this.#sessionClient = sessionClient
     this.#options = options
-    this.#maxRunners = Ref.unsafeMake(options.maxRunners)
+    this.#maxRunners = Ref.unsafeMake(checkMaxRunners(options.maxRunners))
   }
 
-  /** Changes the maximum number of runners; the next poll reports it. */
+  /**
+   * Changes the maximum number of runners; the next poll reports it. Throws `ValidationError`
+   * (keeping the old value) unless it is an integer from 0 to 2^31 − 1.
+   */
   setMaxRunners(maxRunners: number): void {
-    Effect.runSync(Ref.set(this.#maxRunners, maxRunners))
+    Effect.runSync(Ref.set(this.#maxRunners, checkMaxRunners(maxRunners)))
   }
 
   /**
@@ -79,6 +99,12 @@ export class Listener {
    * error. However it ends, the message session is deleted.
    */
   async run(scaler: Scaler, options: { readonly signal?: AbortSignal | undefined } = {}): Promise<never> {
+    if (
+      !isObject(scaler) || typeof scaler.handleDesiredRunnerCount !== "function" ||
+      typeof scaler.handleJobStarted !== "function" || typeof scaler.handleJobCompleted !== "function"
+    ) {
+      throw invalidArgument("scaler", "an object with handleDesiredRunnerCount, handleJobStarted and handleJobCompleted", scaler)
+    }
     const { edge, session } = sessionInternals.get(this.#sessionClient)!
     const effectScaler: Listener_.Scaler<ScalerFailure> = {
       handleDesiredRunnerCount: (count) => call(() => scaler.handleDesiredRunnerCount(count)),

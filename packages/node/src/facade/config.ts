@@ -7,7 +7,7 @@ import * as GitHubConfig from "@scaleset/core/GitHubConfig"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { fromCause } from "./errors.js"
+import { fromCause, InvalidGitHubConfigURLError } from "./errors.js"
 
 /**
  * Where a scale set lives.
@@ -49,6 +49,12 @@ export const DEFAULT_RUNNER_GROUP: string = ScaleSetClient.DEFAULT_RUNNER_GROUP
  * @since 0.1.0
  */
 export const parseGitHubConfigFromURL = (url: string): GitHubConfigInfo => {
+  if (typeof url !== "string") {
+    throw new InvalidGitHubConfigURLError(`the config URL must be a string, got ${url === null ? "null" : typeof url}`, {
+      url: String(url),
+      reason: "the config URL is missing"
+    })
+  }
   const exit = Effect.runSyncExit(GitHubConfig.parse(url))
   if (Exit.isFailure(exit)) throw fromCause(exit.cause)
   const config = exit.value

@@ -216,6 +216,21 @@ export class ConfigurationError extends ScalesetError {
   }
 }
 
+/**
+ * A required argument is missing or of the wrong type (a call from JavaScript): `ValidationError`
+ * naming it.
+ *
+ * @internal
+ */
+export const invalidArgument = (field: string, expected: string, value: unknown): ValidationError =>
+  new ValidationError(
+    `${field} must be ${expected}, got ${value === null ? "null" : typeof value}`,
+    { field, reason: value === undefined || value === null ? "missing" : "invalid type" }
+  )
+
+/** Whether a value is a non-null object (a JavaScript caller may pass anything). @internal */
+export const isObject = (value: unknown): value is object => typeof value === "object" && value !== null
+
 const requestInfo = (e: RequestInfo): RequestInfo => ({
   method: e.method,
   url: e.url,
