@@ -54,7 +54,13 @@ With --url: runs against GitHub until Ctrl-C (credentials and --exec required).
   --help
 `
 
-const { values: args } = parseArgs({
+/** A usage error: the message and the usage on stderr, exit code 2. */
+const usageError = (message: string): never => {
+  process.stderr.write(`${message}\n\n${usage}`)
+  process.exit(2)
+}
+
+const parse = () => parseArgs({
   options: {
     url: { type: "string" },
     token: { type: "string" },
@@ -73,6 +79,14 @@ const { values: args } = parseArgs({
     help: { type: "boolean", default: false }
   }
 })
+let parsed: ReturnType<typeof parse>
+try {
+  parsed = parse()
+} catch (error) {
+  // unknown option, missing value, stray positional
+  parsed = usageError(error instanceof Error ? error.message : String(error))
+}
+const { values: args } = parsed
 
 if (args.help) {
   process.stdout.write(usage)
@@ -81,14 +95,13 @@ if (args.help) {
 
 const integer = (name: string, value: string) => {
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`--${name} must be a non-negative integer, got ${JSON.stringify(value)}\n\n${usage}`)
-    process.exit(2)
-  }
+  if (!Number.isInteger(n) || n < 0) usageError(`--${name} must be a non-negative integer, got ${JSON.stringify(value)}`)
   return n
 }
 const minRunners = integer("min-runners", args["min-runners"])
 const maxRunners = integer("max-runners", args["max-runners"])
+if (maxRunners < 1) usageError(`--max-runners must be at least 1, got ${maxRunners}`)
+if (minRunners > maxRunners) usageError(`--min-runners (${minRunners}) must not exceed --max-runners (${maxRunners})`)
 const totalJobs = integer("jobs", args.jobs)
 const simulated = args.url === undefined
 
@@ -253,6 +266,13 @@ const main = Effect.gen(function*() {
 
 main.pipe(
   Effect.scoped,
+  // a typed error (bad credentials, an unreachable URL…) is one line, not a stack trace
+  Effect.catchAll((error) =>
+    Effect.sync(() => {
+      process.stderr.write(`demo: ${error.message}\n`)
+      process.exitCode = 1
+    })
+  ),
   Logger.withMinimumLogLevel(args.verbose ? LogLevel.Debug : LogLevel.Info),
   NodeRuntime.runMain
 )

@@ -65,6 +65,31 @@ describe("pnpm demo", () => {
     assert.deepStrictEqual(pids.filter(alive), [])
   }, 60_000)
 
+  it("every bad flag: the message and the usage, exit code 2, no stack trace", async () => {
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
+      [["--bogus"], /Unknown option '--bogus'/],
+      [["--name"], /--name <value>' argument missing/],
+      [["stray"], /Unexpected argument 'stray'/],
+      [["--max-runners", "0"], /--max-runners must be at least 1/],
+      [["--min-runners", "3", "--max-runners", "2"], /--min-runners \(3\) must not exceed --max-runners \(2\)/]
+    ]
+    const runs = await Promise.all(cases.map(([args]) => runDemo(args)))
+    runs.forEach(({ code, output }, i) => {
+      const [args, message] = cases[i]!
+      assert.strictEqual(code, 2, `${args.join(" ")}: ${output}`)
+      assert.match(output, message)
+      assert.include(output, "Usage: pnpm demo")
+      assert.notMatch(output, /\n\s+at /)
+    })
+  })
+
+  it("a typed error at the end of the program is one clear line", async () => {
+    const { code, output } = await runDemo(["--url", "https://127.0.0.1:1/my-org", "--token", "ghp_x", "--exec", "true"])
+    assert.strictEqual(code, 1, output)
+    assert.match(output, /^demo: .*ECONNREFUSED/m)
+    assert.notMatch(output, /\n\s+at /)
+  }, 60_000)
+
   it("rejects a bad flag with a clear message and exit code 2", async () => {
     const { code, output } = await runDemo(["--max-runners", "many"])
     assert.strictEqual(code, 2)

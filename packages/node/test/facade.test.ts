@@ -379,7 +379,7 @@ describe("arguments from JavaScript", () => {
     }
     return assert.fail("expected an error")
   }
-  const assertNames = (error: unknown, errorClass: new(...args: Array<never>) => ScalesetError, field: string) => {
+  const assertNames = (error: unknown, errorClass: typeof ValidationError | typeof InvalidGitHubConfigURLError, field: string) => {
     assert.instanceOf(error, errorClass)
     assert.include((error as Error).message, field)
   }
