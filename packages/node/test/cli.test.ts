@@ -132,6 +132,8 @@ describe("scaleset command", () => {
     try {
       await sim.waitFor((s) => ["log-host-1", "log-host-2"].every((o) => s.sessions.some((x) => x.ownerName === o)), 20_000, "both sessions")
       await sim.waitFor(() => sim.runners().some((r) => r.name.startsWith("log-set-")), 10_000, "a runner")
+      // its process is started (and logged) right after it is registered
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
     } finally {
       for (const run of runs) run.child.kill("SIGTERM")
     }
@@ -139,7 +141,7 @@ describe("scaleset command", () => {
     assert.strictEqual(text!.code, 0, text!.stderr)
     assert.strictEqual(text!.stdout, "")
     assert.strictEqual(text!.stderr.match(/message=listening/g)?.length, 1, text!.stderr)
-    assert.match(text!.stderr, /level=DEBUG .*message="runner started"/)
+    assert.match(text!.stderr, /level=DEBUG .*message="runner started"/, text!.stderr)
     assert.strictEqual(json!.code, 0, json!.stderr)
     assert.strictEqual(json!.stdout, "")
     const lines = json!.stderr.trim().split("\n")
