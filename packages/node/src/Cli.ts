@@ -25,6 +25,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { createServer } from "node:http"
 import { homedir, hostname } from "node:os"
+import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { NodeConfigError } from "./NodeError.js"
 import * as NodeScaleSet from "./NodeScaleSet.js"
@@ -158,7 +159,10 @@ const serveMetrics = (port: number) =>
       server.listen(port, () => resume(Effect.succeed(server)))
     }),
     (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
-  ).pipe(Effect.tap(() => Effect.logInfo(`metrics on http://localhost:${port}/metrics`)))
+  ).pipe(
+    // port 0 picks a free port: the log line says which
+    Effect.tap((server) => Effect.logInfo(`metrics on http://localhost:${(server.address() as AddressInfo).port}/metrics`))
+  )
 
 const runCommand = Command.make(
   "run",
@@ -179,7 +183,7 @@ const runCommand = Command.make(
     ),
     owner: optionalText("owner", "the message session's owner (default: the host name)"),
     deleteOnExit: Options.boolean("delete-on-exit").pipe(Options.withDescription("delete the scale set when stopping")),
-    metricsPort: Options.integer("metrics-port").pipe(Options.withDescription("serve Prometheus metrics on this port"), Options.optional),
+    metricsPort: Options.integer("metrics-port").pipe(Options.withDescription("serve Prometheus metrics on this port (0: any free port, logged)"), Options.optional),
     stateFile: optionalText(
       "state-file",
       "where the ids of running runners are kept, so a restart removes the ones a killed run left (default: $XDG_STATE_HOME/scaleset/<scale set id>.json)"
@@ -195,7 +199,7 @@ const runCommand = Command.make(
         if (args.exec.trim() === "") return yield* usage("--exec is empty: give the runner command, e.g. --exec ./run.sh")
         // the port first: a port in use fails before anything is created on the service
         if (Option.isSome(args.metricsPort)) {
-          yield* checkPort("--metrics-port", args.metricsPort.value, 1)
+          yield* checkPort("--metrics-port", args.metricsPort.value, 0)
           yield* serveMetrics(args.metricsPort.value)
         }
         const client = yield* ScaleSetClient.ScaleSetClient

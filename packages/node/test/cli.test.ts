@@ -38,20 +38,12 @@ const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
   const done = new Promise<Result>((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })))
-  return { child, done }
+  return { child, done, stderr: () => stderr }
 }
 
 const cli = (args: ReadonlyArray<string>, env?: Record<string, string>) => start(args, env).done
 
 const simEnv = () => ({ SCALESET_URL: sim.url, SCALESET_TOKEN: sim.pat })
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const port = (server.address() as AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
 
 const alive = (pid: number) => {
   try {
@@ -88,7 +80,7 @@ describe("scaleset command", () => {
     const cases: ReadonlyArray<readonly [ReadonlyArray<string>, Record<string, string>, string]> = [
       [["run", "--name", "bad-input-set", "--exec", ""], simEnv(), "--exec"],
       [["run", "--name", "bad-input-set", "--exec", "  "], simEnv(), "--exec"],
-      [[...runArgs, "--metrics-port", "0"], simEnv(), "--metrics-port"],
+      [[...runArgs, "--metrics-port", "-1"], simEnv(), "--metrics-port"],
       [[...runArgs, "--metrics-port", "70000"], simEnv(), "--metrics-port"],
       [["simulate", "--port", "99999"], {}, "--port"],
       [["simulate", "--long-poll-hold-seconds", "-5"], {}, "--long-poll-hold-seconds"],
@@ -169,15 +161,16 @@ describe("scaleset command", () => {
   it("run: jobs complete with the simulated runner as --exec; SIGTERM leaves no session, runner or child", async () => {
     const dir = mkdtempSync(join(tmpdir(), "scaleset-cli-"))
     const pids = join(dir, "pids")
-    const metricsPort = await freePort()
     const run = start(
-      ["run", "--name", "cli-set", "--max-runners", "3", "--delete-on-exit", "--owner", "cli-host", "--state-file", join(dir, "state.json"), "--metrics-port", String(metricsPort), "--exec", `echo $$ >> ${pids}; exec "${process.execPath}" "${runnerBin}"`],
+      ["run", "--name", "cli-set", "--max-runners", "3", "--delete-on-exit", "--owner", "cli-host", "--state-file", join(dir, "state.json"), "--metrics-port", "0", "--exec", `echo $$ >> ${pids}; exec "${process.execPath}" "${runnerBin}"`],
       simEnv()
     )
     try {
       await sim.waitFor((s) => s.sessions.some((x) => x.ownerName === "cli-host"), 20_000, "the listener's session")
       sim.enqueueJobs({ count: 3, durationMs: 100, labels: ["cli-set"] })
       await sim.waitFor((s) => s.jobs.filter((j) => j.state === "completed").length >= 3, 25_000, "3 completed jobs")
+      const metricsPort = /metrics on http:\/\/localhost:(\d+)\/metrics/.exec(run.stderr())?.[1]
+      assert.isDefined(metricsPort, run.stderr())
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
       assert.match(metrics, /^gha_max_runners\{[^}]*name="cli-set"[^}]*\} 3$/m)
       assert.match(metrics, /^gha_completed_jobs_total\{[^}]*job_result="succeeded"[^}]*\} [1-9]/m)
