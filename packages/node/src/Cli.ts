@@ -183,7 +183,7 @@ const runCommand = Command.make(
     ),
     owner: optionalText("owner", "the message session's owner (default: the host name)"),
     deleteOnExit: Options.boolean("delete-on-exit").pipe(Options.withDescription("delete the scale set when stopping")),
-    metricsPort: Options.integer("metrics-port").pipe(Options.withDescription("serve Prometheus metrics on this port (0: any free port, logged)"), Options.optional),
+    metricsPort: Options.integer("metrics-port").pipe(Options.withDescription("serve Prometheus metrics on this port (0 picks a free port and logs it)"), Options.optional),
     stateFile: optionalText(
       "state-file",
       "where the ids of running runners are kept, so a restart removes the ones a killed run left (default: $XDG_STATE_HOME/scaleset/<scale set id>.json)"
@@ -293,7 +293,7 @@ const runnersRemove = Command.make("remove", { ...connection, id: Options.intege
 const simulate = Command.make(
   "simulate",
   {
-    port: Options.integer("port").pipe(Options.withDescription("the port to listen on (0: any free port)"), Options.withDefault(0)),
+    port: Options.integer("port").pipe(Options.withDescription("the port to listen on (0 picks a free port)"), Options.withDefault(0)),
     longPollHold: Options.integer("long-poll-hold-seconds").pipe(
       Options.withDescription("how long a message poll waits for a message"),
       Options.withDefault(50)
