@@ -260,3 +260,19 @@ export type RequestError =
   | SessionConflict
   | ResponseDecodeError
   | AuthError
+
+/**
+ * The first `code` (as Node and undici set on errors: `ECONNRESET`, `CERT_HAS_EXPIRED`, …) along an
+ * error's cause chain that `matches`, if any.
+ *
+ * @since 0.1.0
+ */
+export const causeCode = (error: unknown, matches: (code: string) => boolean): string | undefined => {
+  let current: unknown = error
+  for (let i = 0; i < 6 && typeof current === "object" && current !== null; i++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string" && matches(code)) return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}

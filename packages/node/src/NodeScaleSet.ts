@@ -9,6 +9,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as ScaleSetError from "@scaleset/core/ScaleSetError"
+import { causeCode } from "@scaleset/core/ScaleSetError"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -160,15 +161,8 @@ const certificateCodes = new Set([
  *
  * @since 0.1.0
  */
-export const certificateErrorCode = (error: unknown): string | undefined => {
-  let current: unknown = error
-  for (let i = 0; i < 6 && typeof current === "object" && current !== null; i++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === "string" && certificateCodes.has(code)) return code
-    current = (current as { cause?: unknown }).cause
-  }
-  return undefined
-}
+export const certificateErrorCode = (error: unknown): string | undefined =>
+  causeCode(error, (code) => certificateCodes.has(code))
 
 /** A certificate failure that says what to do about it; keeps the TLS code for the retry policy. */
 class CertificateError extends Error {

@@ -17,6 +17,7 @@ import * as Schema from "effect/Schema"
 import * as Retry from "../Retry.js"
 import {
   ActionsException,
+  causeCode,
   JobStillRunning,
   ResponseDecodeError,
   RunnerExists,
@@ -109,15 +110,8 @@ const transportDetail = (error: unknown): string => {
 const permanentTransportCode =
   /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY|DECRYPT|DECODE)|INVALID_CA|PATH_LENGTH_EXCEEDED|INVALID_PURPOSE|HOSTNAME_MISMATCH|^ERR_TLS_CERT|^ERR_INVALID_(URL|PROTOCOL|HTTP_TOKEN|CHAR)$|^UND_ERR_INVALID_ARG$/
 
-export const isPermanentTransportError = (error: unknown): boolean => {
-  let current: unknown = error
-  for (let i = 0; i < 6 && typeof current === "object" && current !== null; i++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === "string" && permanentTransportCode.test(code)) return true
-    current = (current as { cause?: unknown }).cause
-  }
-  return false
-}
+export const isPermanentTransportError = (error: unknown): boolean =>
+  causeCode(error, (code) => permanentTransportCode.test(code)) !== undefined
 
 export type ErrorFromStatus =
   | ScaleSetApiError
