@@ -1,15 +1,14 @@
 // P5 subject: a fresh process that imports the library, builds its layers, runs the token chain and one call.
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Credentials from "@scaleset/core/Credentials"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
+import * as NodeScaleSet from "@scaleset/node/NodeScaleSet"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 
 const program = Effect.flatMap(ScaleSetClient.ScaleSetClient, (client) => client.getRunnerScaleSetById(1))
-const layer = ScaleSetClient.layer({
+const layer = NodeScaleSet.layerClient({
   url: process.env.BENCH_CONFIG_URL!,
   credentials: Credentials.personalAccessToken("bench-pat")
-}).pipe(Layer.provide(NodeHttpClient.layerUndici))
+})
 
 Effect.runPromise(Effect.provide(program, layer)).then(
   () => process.exit(0),

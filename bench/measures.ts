@@ -2,11 +2,10 @@
  * The benchmark measures. Each returns a table row; subject and baseline share the same server
  * and the same wire work, and run interleaved in this process.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Credentials, MessageSession, ScaleSetClient } from "@scaleset/core"
 import { Listener } from "@scaleset/listener"
+import * as NodeScaleSet from "@scaleset/node/NodeScaleSet"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
@@ -23,11 +22,11 @@ export interface Sizes {
 
 const clientRuntime = (configUrl: string) =>
   ManagedRuntime.make(
-    ScaleSetClient.layer({
+    NodeScaleSet.layerClient({
       url: configUrl,
       credentials: Credentials.personalAccessToken(Redacted.make("bench-pat")),
       systemInfo: { system: "bench" }
-    }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    })
   )
 
 const userAgent = JSON.stringify({ system: "bench", version: "", commit_sha: "", scale_set_id: 0, subsystem: "", build_version: "0.1.0", build_commit_sha: "unknown", kind: "scaleset" })

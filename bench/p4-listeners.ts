@@ -1,10 +1,9 @@
 // P4 subject: BENCH_COUNT listeners in this process, each with its own session and a held long poll.
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Credentials from "@scaleset/core/Credentials"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import * as Listener from "@scaleset/listener/Listener"
+import * as NodeScaleSet from "@scaleset/node/NodeScaleSet"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { rssAfterGc, waitForHeld } from "./p4-common.js"
 
@@ -29,9 +28,7 @@ const program = Effect.gen(function*() {
   process.stdout.write(JSON.stringify({ growthBytes: after - before }))
 })
 
-const layer = ScaleSetClient.layer({ url: process.env.BENCH_CONFIG_URL!, credentials: Credentials.personalAccessToken("bench-pat") }).pipe(
-  Layer.provide(NodeHttpClient.layerUndici)
-)
+const layer = NodeScaleSet.layerClient({ url: process.env.BENCH_CONFIG_URL!, credentials: Credentials.personalAccessToken("bench-pat") })
 Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(layer))).then(
   () => process.exit(0),
   (error: unknown) => {

@@ -9,11 +9,15 @@ import { p1, p2, p3, p4, p5, p6, type Sizes } from "./measures.js"
 
 const quick = process.argv.includes("--quick")
 const sizes: Sizes = { rounds: quick ? 1 : 9, quick }
+// `--only P1,P2` runs some of the measures (while working on one)
+const onlyArg = process.argv.find((arg) => arg.startsWith("--only="))
+const only = onlyArg === undefined ? undefined : new Set(onlyArg.slice("--only=".length).toUpperCase().split(","))
 
 const main = async () => {
   const rows: Array<Row> = []
-  for (const measure of [p1, p2, p3, p4, p5, p6]) {
-    rows.push(await measure(sizes))
+  const measures = { P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6 }
+  for (const [id, measure] of Object.entries(measures)) {
+    if (only === undefined || only.has(id)) rows.push(await measure(sizes))
   }
   printTable(rows)
   const out = fileURLToPath(new URL("../results.json", import.meta.url))

@@ -6,10 +6,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as ScaleSetError from "@scaleset/core/ScaleSetError"
-import { causeCode } from "@scaleset/core/ScaleSetError"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -23,6 +20,7 @@ import { type NodeConfigError, TransportError } from "./NodeError.js"
 import * as InternalDispatcher from "./internal/dispatcher.js"
 import * as Proxy from "./internal/proxy.js"
 import * as Tls from "./internal/tls.js"
+import * as UndiciClient from "./internal/undiciClient.js"
 
 /**
  * How the Node client reaches the service.
@@ -141,53 +139,12 @@ export const make = (options: TransportOptions = {}): Effect.Effect<Transport, T
     return { dispatcher, hasProxy: Proxy.hasProxy(plan), hasRootCa: ca !== undefined }
   }).pipe(Effect.annotateLogs({ package: "@scaleset/node", module: "NodeScaleSet" }))
 
-const certificateCodes = new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "CERT_HAS_EXPIRED",
-  "CERT_NOT_YET_VALID",
-  "CERT_UNTRUSTED",
-  "CERT_REJECTED",
-  "CERT_SIGNATURE_FAILURE",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-  "HOSTNAME_MISMATCH"
-])
-
 /**
  * The TLS certificate verification code in an error's cause chain, if any.
  *
  * @since 0.1.0
  */
-export const certificateErrorCode = (error: unknown): string | undefined =>
-  causeCode(error, (code) => certificateCodes.has(code))
-
-/** A certificate failure that says what to do about it; keeps the TLS code for the retry policy. */
-class CertificateError extends Error {
-  readonly code: string
-  constructor(code: string, cause: unknown) {
-    super(
-      `the server's TLS certificate was rejected (${code}); if it is signed by a private CA, add that CA ` +
-        "(rootCAs, withRootCAs, SCALESET_CA_FILE)",
-      { cause }
-    )
-    this.name = "CertificateError"
-    this.code = code
-  }
-}
-
-const explainCertificateErrors = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
-  HttpClient.transform(client, (effect, request) =>
-    Effect.catchTag(effect, "RequestError", (error) => {
-      const code = certificateErrorCode(error.cause)
-      return Effect.fail(
-        code === undefined
-          ? error
-          : new HttpClientError.RequestError({ request, reason: "Transport", cause: new CertificateError(code, error.cause) })
-      )
-    }))
+export const certificateErrorCode: (error: unknown) => string | undefined = UndiciClient.certificateErrorCode
 
 /**
  * An `HttpClient` on a transport's dispatcher.
@@ -196,7 +153,7 @@ const explainCertificateErrors = (client: HttpClient.HttpClient): HttpClient.Htt
  * @category constructors
  */
 export const httpClient = (transport: Transport): HttpClient.HttpClient =>
-  explainCertificateErrors(NodeHttpClient.makeUndici(transport.dispatcher))
+  UndiciClient.make(transport.dispatcher)
 
 /**
  * `HttpClient` for the scale set client, on undici with the given transport options.

@@ -1,0 +1,249 @@
+/**
+ * The `HttpClient` of the Node transport: straight on undici's `dispatch`, each response body
+ * buffered whole (the scale set API answers small JSON documents).
+ *
+ * Why not `@effect/platform-node`'s undici client: per request it builds a Node stream for the
+ * body, an `AbortController`, a `FinalizationRegistry` entry and cached body effects, which cost
+ * about as much as the request itself on loopback (bench P1/P2: ~250 µs of ~500 µs). Requests
+ * with a streamed or multipart body, which the scale set API never sends, still go through it.
+ */
+import * as Cookies from "@effect/platform/Cookies"
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as UrlParams from "@effect/platform/UrlParams"
+import { causeCode } from "@scaleset/core/ScaleSetError"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Inspectable from "effect/Inspectable"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { Dispatcher } from "undici"
+
+const certificateCodes = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "HOSTNAME_MISMATCH"
+])
+
+/** The TLS certificate verification code in an error's cause chain, if any. */
+export const certificateErrorCode = (error: unknown): string | undefined =>
+  causeCode(error, (code) => certificateCodes.has(code))
+
+/** A certificate failure that says what to do about it; keeps the TLS code for the retry policy. */
+class CertificateError extends Error {
+  readonly code: string
+  constructor(code: string, cause: unknown) {
+    super(
+      `the server's TLS certificate was rejected (${code}); if it is signed by a private CA, add that CA ` +
+        "(rootCAs, withRootCAs, SCALESET_CA_FILE)",
+      { cause }
+    )
+    this.name = "CertificateError"
+    this.code = code
+  }
+}
+
+const explain = (error: unknown): unknown => {
+  const code = certificateErrorCode(error)
+  return code === undefined ? error : new CertificateError(code, error)
+}
+
+type RawHeaders = Record<string, string | ReadonlyArray<string> | undefined>
+
+/** A response whose body has been read: every body accessor is synchronous. */
+class BufferedResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
+  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
+  readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
+  private cachedHeaders: Headers.Headers | undefined
+  private cachedText: string | undefined
+
+  constructor(
+    readonly request: HttpClientRequest.HttpClientRequest,
+    readonly status: number,
+    private readonly rawHeaders: RawHeaders,
+    private readonly body: Buffer
+  ) {
+    super()
+  }
+
+  get headers(): Headers.Headers {
+    return this.cachedHeaders ??= Headers.fromInput(this.rawHeaders as Headers.Input)
+  }
+
+  get cookies(): Cookies.Cookies {
+    const header = this.rawHeaders["set-cookie"]
+    return header === undefined ? Cookies.empty : Cookies.fromSetCookie(typeof header === "string" ? [header] : header)
+  }
+
+  get remoteAddress(): Option.Option<string> {
+    return Option.none()
+  }
+
+  private decoded(): string {
+    return this.cachedText ??= this.body.toString("utf8")
+  }
+
+  private decodeError(cause: unknown) {
+    return new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
+  }
+
+  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
+    return Effect.sync(() => this.decoded())
+  }
+
+  get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
+    return Effect.try({
+      try: () => {
+        const text = this.decoded()
+        return text === "" ? null : JSON.parse(text) as unknown
+      },
+      catch: (cause) => this.decodeError(cause)
+    })
+  }
+
+  get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
+    return Effect.try({
+      try: () => UrlParams.fromInput(new URLSearchParams(this.decoded())),
+      catch: (cause) => this.decodeError(cause)
+    })
+  }
+
+  get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
+    return Effect.sync(() => {
+      const copy = new Uint8Array(this.body.byteLength)
+      copy.set(this.body)
+      return copy.buffer
+    })
+  }
+
+  get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
+    return Effect.tryPromise({
+      try: () => new Response(new Uint8Array(this.body), { headers: this.headers }).formData(),
+      catch: (cause) => this.decodeError(cause)
+    })
+  }
+
+  get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    return Stream.succeed(new Uint8Array(this.body))
+  }
+
+  toJSON(): unknown {
+    return HttpIncomingMessage.inspect(this, {
+      _id: "@effect/platform/HttpClientResponse",
+      request: this.request.toJSON(),
+      status: this.status
+    })
+  }
+}
+
+const dispatch = (
+  dispatcher: Dispatcher,
+  request: HttpClientRequest.HttpClientRequest,
+  url: URL,
+  body: string | Uint8Array | undefined
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
+  Effect.async((resume) => {
+    let controller: Dispatcher.DispatchController | undefined
+    let interrupted = false
+    let status = 0
+    let headers: RawHeaders = {}
+    const chunks: Array<Buffer> = []
+    const fail = (cause: unknown) =>
+      resume(Effect.fail(
+        status === 0
+          ? new HttpClientError.RequestError({ request, reason: "Transport", cause: explain(cause) })
+          : new HttpClientError.ResponseError({
+            request,
+            response: new BufferedResponse(request, status, headers, Buffer.alloc(0)),
+            reason: "Decode",
+            cause
+          })
+      ))
+    try {
+      dispatcher.dispatch({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: request.method as Dispatcher.HttpMethod,
+        headers: request.headers,
+        body: body ?? null
+      }, {
+        onRequestStart(c) {
+          controller = c
+          if (interrupted) c.abort(new Error("the request was interrupted"))
+        },
+        onResponseStart(_, statusCode, responseHeaders) {
+          status = statusCode
+          headers = responseHeaders
+        },
+        onResponseData(_, chunk) {
+          chunks.push(chunk)
+        },
+        onResponseEnd() {
+          const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+          resume(Effect.succeed(new BufferedResponse(request, status, headers, all)))
+        },
+        onResponseError(_, error) {
+          if (!interrupted) fail(error)
+        }
+      })
+    } catch (error) {
+      fail(error)
+    }
+    return Effect.sync(() => {
+      interrupted = true
+      controller?.abort(new Error("the request was interrupted"))
+    })
+  })
+
+/**
+ * An `HttpClient` on an undici dispatcher. Certificate failures are explained (what to configure)
+ * and keep their TLS code. Streamed and multipart bodies go through the platform's client, loaded
+ * on first use.
+ */
+export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => {
+  let platform: HttpClient.HttpClient | undefined
+  const viaPlatform = (request: HttpClientRequest.HttpClientRequest) =>
+    Effect.flatMap(
+      platform === undefined
+        ? Effect.promise(() => import("@effect/platform-node/NodeHttpClient")).pipe(
+          Effect.map((module) => platform = module.makeUndici(dispatcher))
+        )
+        : Effect.succeed(platform),
+      (client) => client.execute(request)
+    )
+  const execute = (
+    request: HttpClientRequest.HttpClientRequest
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
+    const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
+    if (Either.isLeft(url)) {
+      return Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: url.left }))
+    }
+    const body = request.body
+    switch (body._tag) {
+      case "Empty":
+        return dispatch(dispatcher, request, url.right, undefined)
+      case "Uint8Array":
+        return dispatch(dispatcher, request, url.right, body.body)
+      case "Raw":
+        return typeof body.body === "string" || body.body instanceof Uint8Array
+          ? dispatch(dispatcher, request, url.right, body.body)
+          : viaPlatform(request)
+      default:
+        return viaPlatform(request)
+    }
+  }
+  return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(Effect.flatMap(execute), Effect.succeed)
+}
