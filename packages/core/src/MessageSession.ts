@@ -293,18 +293,17 @@ export const make = (
       send: (session: ScaleSetSchema.RunnerScaleSetSession) => Effect.Effect<RawResponse, E>,
       handle: (res: RawResponse) => Effect.Effect<A, E | ResponseDecodeError | RequestError>
     ): Effect.Effect<A, E | ResponseDecodeError | RequestError | MessageQueueTokenExpired> =>
-      Effect.gen(function*() {
-        const before = yield* SynchronizedRef.get(state)
-        const first = yield* send(before.session)
-        if (first.status !== 401) return yield* handle(first)
-        const session = yield* refreshFrom(before.generation)
-        const second = yield* send(session)
-        if (second.status !== 401) return yield* handle(second)
-        return yield* new MessageQueueTokenExpired({
-          ...requestContext(second, second),
-          body: second.text === "" ? undefined : second.text
-        })
-      })
+      // combinators rather than a generator: this runs for every poll and acknowledgement
+      Effect.flatMap(SynchronizedRef.get(state), (before) =>
+        Effect.flatMap(send(before.session), (first) =>
+          first.status !== 401 ? handle(first) : Effect.flatMap(refreshFrom(before.generation), (session) =>
+            Effect.flatMap(send(session), (second) =>
+              second.status !== 401 ? handle(second) : Effect.fail<MessageQueueTokenExpired | RequestError | E>(
+                new MessageQueueTokenExpired({
+                  ...requestContext(second, second),
+                  body: second.text === "" ? undefined : second.text
+                })
+              )))))
 
     const queueHeaders = (session: ScaleSetSchema.RunnerScaleSetSession) => ({
       Authorization: `Bearer ${Redacted.value(session.messageQueueAccessToken)}`

@@ -191,11 +191,8 @@ export const make = (
       ? Option.some(yield* Credentials.importPrivateKey(options.credentials.privateKey))
       : Option.none()
     // one span per operation (Effect.fn below, annotated by the pipeline), not one per HTTP attempt
-    // as well; and no trace headers sent to a third-party API
-    const http = (yield* HttpClient.HttpClient).pipe(
-      HttpClient.withTracerPropagation(false),
-      HttpClient.withTracerDisabledWhen(() => true)
-    )
+    // as well; with the client's tracer off it sends no trace headers to a third-party API either
+    const http = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerDisabledWhen(() => true))
 
     const info = yield* Ref.make(SystemInfo.make(options.systemInfo))
     const userAgent = yield* Ref.make(SystemInfo.userAgent(SystemInfo.make(options.systemInfo)))

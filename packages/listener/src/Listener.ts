@@ -200,33 +200,37 @@ const engine = <E, R>(
     let pendingAck: number | undefined = undefined
     const failures = new Map<number, number>()
 
-    /** Retries transient failures; only the waits are interruptible, never a request under way. */
+    /**
+     * Retries transient failures; only the waits are interruptible, never a request under way. The
+     * schedule's driver is made at the first failure: most calls succeed at once.
+     */
     const withRetry = <A>(
       operation: Operation,
       effect: Effect.Effect<A, MessageSession.MessageSessionError>
     ): Effect.Effect<A, ListenerClientError> =>
-      Effect.flatMap(Schedule.driver(schedule), (driver) => {
-        const attempt: Effect.Effect<A, ListenerClientError> = Effect.catchAll(effect, (cause) => {
-          const fatal = new ListenerClientError({ operation, cause })
-          if (!isTransient(cause)) return Effect.fail(fatal)
-          return Effect.logWarning(`${operation} failed; retrying`).pipe(
-            Effect.annotateLogs({ error: cause.message }),
-            Effect.zipRight(Effect.interruptible(driver.next(cause))),
-            Effect.matchEffect({ onFailure: () => Effect.fail(fatal), onSuccess: () => attempt })
-          )
+      Effect.catchAll(effect, (first) => {
+        if (!isTransient(first)) return Effect.fail(new ListenerClientError({ operation, cause: first }))
+        return Effect.flatMap(Schedule.driver(schedule), (driver) => {
+          const retry = (cause: MessageSession.MessageSessionError): Effect.Effect<A, ListenerClientError> => {
+            const fatal = new ListenerClientError({ operation, cause })
+            if (!isTransient(cause)) return Effect.fail(fatal)
+            return Effect.logWarning(`${operation} failed; retrying`).pipe(
+              Effect.annotateLogs({ ...annotations, error: cause.message }),
+              Effect.zipRight(Effect.interruptible(driver.next(cause))),
+              Effect.matchEffect({ onFailure: () => Effect.fail(fatal), onSuccess: () => Effect.catchAll(effect, retry) })
+            )
+          }
+          return retry(first)
         })
-        return attempt
       })
 
-    const readMaxRunners = Effect.flatMap(
-      typeof maxRunners === "number" ? Effect.succeed(maxRunners) : Ref.get(maxRunners),
-      validateMaxRunners
-    ).pipe(Effect.tap(recorder.recordMaxRunners))
+    // a number was validated above; a Ref is read (and checked) on every poll
+    const readMaxRunners = typeof maxRunners === "number"
+      ? Effect.as(recorder.recordMaxRunners(maxRunners), maxRunners)
+      : Effect.flatMap(Ref.get(maxRunners), validateMaxRunners).pipe(Effect.tap(recorder.recordMaxRunners))
 
-    const acknowledge = (messageId: number) =>
-      withRetry("deleteMessage", session.deleteMessage(messageId)).pipe(
-        Effect.withSpan("Listener.acknowledge", { attributes: { messageId }, captureStackTrace: false })
-      )
+    // the session's operations have their own spans (MessageSession.deleteMessage, .getMessage)
+    const acknowledge = (messageId: number) => withRetry("deleteMessage", session.deleteMessage(messageId))
 
     const desired = (): ScalingEvent => ScalingEvent.DesiredRunners({ count: latest.totalAssignedJobs, statistics: latest })
 
@@ -238,6 +242,21 @@ const engine = <E, R>(
       yield* recorder.recordDesiredRunners(typeof provisioned === "number" ? provisioned : latest.totalAssignedJobs)
       return Chunk.of(event)
     }).pipe(Effect.withSpan("Listener.start"))
+
+    /** One event: its metrics and the handler. */
+    const handleEvent = (event: ScalingEvent): Effect.Effect<void, E, R> => {
+      switch (event._tag) {
+        case "JobStarted":
+          return Effect.zipRight(recorder.recordJobStarted(event.job), handle(event))
+        case "JobCompleted":
+          return Effect.zipRight(recorder.recordJobCompleted(event.job), handle(event))
+        case "DesiredRunners":
+          return Effect.flatMap(handle(event), (provisioned) =>
+            recorder.recordDesiredRunners(typeof provisioned === "number" ? provisioned : event.count))
+        default:
+          return Effect.asVoid(handle(event))
+      }
+    }
 
     /** Handles one message; runs uninterruptibly (the caller masks). */
     // spans of the per-message work are made without a captured stack trace: it runs for every message
@@ -257,7 +276,7 @@ const engine = <E, R>(
         events.push(ScalingEvent.Statistics({ messageId, statistics: latest }))
       } else {
         yield* Effect.logWarning("a message came without statistics; keeping the previous ones").pipe(
-          Effect.annotateLogs({ messageId })
+          Effect.annotateLogs({ ...annotations, messageId })
         )
       }
       if (ackBefore) yield* acknowledge(messageId)
@@ -285,7 +304,7 @@ const engine = <E, R>(
       if (available.length > 0) {
         const acquired = yield* withRetry("acquireJobs", session.acquireJobs(available))
         yield* Effect.logDebug("acquired jobs").pipe(
-          Effect.annotateLogs({ messageId, requested: available.length, acquired: acquired.length })
+          Effect.annotateLogs({ ...annotations, messageId, requested: available.length, acquired: acquired.length })
         )
       }
       for (const job of started) events.push(ScalingEvent.JobStarted({ messageId, job }))
@@ -293,26 +312,7 @@ const engine = <E, R>(
       const last = desired()
       events.push(last)
 
-      const handled = yield* Effect.either(Effect.forEach(events, (event) =>
-        Effect.gen(function*() {
-          switch (event._tag) {
-            case "JobStarted":
-              yield* recorder.recordJobStarted(event.job)
-              yield* handle(event)
-              return
-            case "JobCompleted":
-              yield* recorder.recordJobCompleted(event.job)
-              yield* handle(event)
-              return
-            case "DesiredRunners": {
-              const provisioned = yield* handle(event)
-              yield* recorder.recordDesiredRunners(typeof provisioned === "number" ? provisioned : event.count)
-              return
-            }
-            default:
-              yield* handle(event)
-          }
-        }), { discard: true }))
+      const handled = yield* Effect.either(Effect.forEach(events, handleEvent, { discard: true }))
 
       if (handled._tag === "Left") {
         // the message is already acknowledged: it cannot come again, so the run ends (Go)
@@ -321,14 +321,14 @@ const engine = <E, R>(
         if (deliveries < maxDeliveries) {
           failures.set(messageId, deliveries)
           yield* Effect.logWarning("handling a message failed; it will be delivered again").pipe(
-            Effect.annotateLogs({ messageId, deliveries, error: String(handled.left) })
+            Effect.annotateLogs({ ...annotations, messageId, deliveries, error: String(handled.left) })
           )
           if (Duration.toMillis(redeliveryDelay) > 0) yield* Effect.interruptible(Effect.sleep(redeliveryDelay))
           return Chunk.empty<ScalingEvent>()
         }
         failures.delete(messageId)
         yield* Effect.logError("handling a message kept failing; acknowledging it without handling").pipe(
-          Effect.annotateLogs({ messageId, deliveries, error: String(handled.left) })
+          Effect.annotateLogs({ ...annotations, messageId, deliveries, error: String(handled.left) })
         )
         yield* acknowledge(messageId)
         lastMessageId = messageId
@@ -364,7 +364,7 @@ const engine = <E, R>(
       Effect.gen(function*() {
         failures.delete(polled.messageId)
         yield* Effect.logError("a message kept failing to decode; acknowledging it without handling").pipe(
-          Effect.annotateLogs({ messageId: polled.messageId, deliveries: polled.deliveries, error: polled.error.message })
+          Effect.annotateLogs({ ...annotations, messageId: polled.messageId, deliveries: polled.deliveries, error: polled.error.message })
         )
         yield* acknowledge(polled.messageId)
         lastMessageId = polled.messageId
@@ -388,9 +388,7 @@ const engine = <E, R>(
           Effect.map(Option.map((message): Polled => ({ _tag: "Message", message }))),
           Effect.catchTag("ResponseDecodeError", giveUpOnUndecodable)
         )
-        const poll = withRetry("getMessage", pollOnce).pipe(
-          Effect.withSpan("Listener.poll", { attributes: { lastMessageId, maxCapacity: max }, captureStackTrace: false })
-        )
+        const poll = withRetry("getMessage", pollOnce)
         // the poll runs on its own fiber, so an interruption can still see what it brought
         const fiber = yield* Effect.fork(restore(poll))
         const awaited = yield* Effect.exit(restore(Fiber.await(fiber)))
@@ -412,11 +410,14 @@ const engine = <E, R>(
         yield* restore(handle(event))
         return Chunk.of(event)
       })
-    ).pipe(Effect.annotateLogs(annotations))
+    )
+    // the listener's own logs carry the annotations; a handler's logs get them from the step (an
+    // annotation per step costs, so only when there is a handler to see them)
+    const annotatedStep = deferAck ? step : Effect.annotateLogs(step, annotations)
 
     return Stream.concat(
       Stream.fromChunk(yield* Effect.annotateLogs(start, annotations)),
-      Stream.repeatEffectChunk(step)
+      Stream.repeatEffectChunk(annotatedStep)
     )
   }))
 

@@ -6,6 +6,7 @@
  */
 import type * as ScaleSetSchema from "@scaleset/core/ScaleSetSchema"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricLabel from "effect/MetricLabel"
@@ -153,14 +154,20 @@ export const recorder = (labels: Labels = {}): Recorder => {
   const startup = taggedCache(jobStartupDurationSeconds)
   const completed = taggedCache(completedJobsTotal)
   const execution = taggedCache(jobExecutionDurationSeconds)
+  // one synchronous step per record (this runs per message), with the fiber's metric labels
+  // (`Effect.tagMetrics`) as `Metric.update` would add them
+  const updating = (f: (extra: ReadonlyArray<MetricLabel.MetricLabel>) => void) =>
+    Effect.withFiberRuntime<void>((fiber) => {
+      f(fiber.getFiberRef(FiberRef.currentMetricLabels))
+      return Effect.void
+    })
   // gauges are set on every poll with values that rarely change: set only what changed
   const last = new Map<Metric.Metric.Gauge<number>, number>()
-  const setChanged = (gauge: Metric.Metric.Gauge<number>, value: number) =>
-    Effect.suspend(() => {
-      if (last.get(gauge) === value) return Effect.void
-      last.set(gauge, value)
-      return Metric.set(gauge, value)
-    })
+  const setChanged = (gauge: Metric.Metric.Gauge<number>, value: number, extra: ReadonlyArray<MetricLabel.MetricLabel>) => {
+    if (last.get(gauge) === value) return
+    last.set(gauge, value)
+    gauge.unsafeUpdate(value, extra)
+  }
   const gauge = (metric: Metric.Metric.Gauge<number>) => Metric.taggedWithLabels(metric, common)
   const assigned = gauge(assignedJobs)
   const running = gauge(runningJobs)
@@ -171,33 +178,29 @@ export const recorder = (labels: Labels = {}): Recorder => {
   const max = gauge(maxRunners)
   return {
     recordStatistics: (s) =>
-      Effect.all([
-        setChanged(assigned, s.totalAssignedJobs),
-        setChanged(running, s.totalRunningJobs),
-        setChanged(registered, s.totalRegisteredRunners),
-        setChanged(busy, s.totalBusyRunners),
-        setChanged(idle, s.totalIdleRunners)
-      ], { discard: true }),
+      updating((extra) => {
+        setChanged(assigned, s.totalAssignedJobs, extra)
+        setChanged(running, s.totalRunningJobs, extra)
+        setChanged(registered, s.totalRegisteredRunners, extra)
+        setChanged(busy, s.totalBusyRunners, extra)
+        setChanged(idle, s.totalIdleRunners, extra)
+      }),
     recordJobStarted: (job) =>
-      Effect.suspend(() => {
+      updating((extra) => {
         const tags = jobLabels(labels, job)
         const startupSeconds = seconds(job.scaleSetAssignTime, job.runnerAssignTime)
-        return Effect.zipRight(
-          Metric.increment(started(tags)),
-          startupSeconds === undefined ? Effect.void : Metric.update(startup(tags), startupSeconds)
-        )
+        started(tags).unsafeUpdate(1, extra)
+        if (startupSeconds !== undefined) startup(tags).unsafeUpdate(startupSeconds, extra)
       }),
     recordJobCompleted: (job) =>
-      Effect.suspend(() => {
+      updating((extra) => {
         const tags = [...jobLabels(labels, job), label("job_result", job.result)]
         const executionSeconds = seconds(job.runnerAssignTime, job.finishTime)
-        return Effect.zipRight(
-          Metric.increment(completed(tags)),
-          executionSeconds === undefined ? Effect.void : Metric.update(execution(tags), executionSeconds)
-        )
+        completed(tags).unsafeUpdate(1, extra)
+        if (executionSeconds !== undefined) execution(tags).unsafeUpdate(executionSeconds, extra)
       }),
-    recordDesiredRunners: (count) => setChanged(desired, count),
-    recordMaxRunners: (count) => setChanged(max, count)
+    recordDesiredRunners: (count) => updating((extra) => setChanged(desired, count, extra)),
+    recordMaxRunners: (count) => updating((extra) => setChanged(max, count, extra))
   }
 }
 

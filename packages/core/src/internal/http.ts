@@ -3,10 +3,12 @@
  * per-attempt timeout, retries on a Schedule (Retry-After honoured), BOM stripping, error mapping
  * and Schema decoding.
  */
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -14,6 +16,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
 import * as Retry from "../Retry.js"
 import {
   ActionsException,
@@ -174,7 +177,8 @@ export const decodeError = (res: RawResponse, reason: string) =>
 
 /** Parses a successful response's JSON body and decodes it with a Schema. */
 export const decodeJson = <A, I>(schema: Schema.Schema<A, I>) => {
-  const decode = Schema.decodeUnknown(schema)
+  // synchronous: the wire schemas have no effectful parts, and an Effect per decode costs
+  const decode = Schema.decodeUnknownEither(schema)
   return (res: RawResponse): Effect.Effect<A, ResponseDecodeError> => {
     let json: unknown
     try {
@@ -182,7 +186,8 @@ export const decodeJson = <A, I>(schema: Schema.Schema<A, I>) => {
     } catch {
       return Effect.fail(decodeError(res, res.text.trim() === "" ? "the body is empty" : "the body is not JSON"))
     }
-    return Effect.mapError(decode(json), (e) => decodeError(res, describeParseError(e)))
+    const decoded = decode(json)
+    return decoded._tag === "Right" ? Effect.succeed(decoded.right) : Effect.fail(decodeError(res, describeParseError(decoded.left)))
   }
 }
 
@@ -222,6 +227,23 @@ const withDeadline = <E2>(duration: Duration.Duration, onTimeout: () => E2) =>
       })
     }))
 
+/**
+ * Annotates the operation's span, if there is one, and succeeds with `value`. Read from the fiber's
+ * context directly: `Effect.annotateCurrentSpan` builds an exception (with a stack) when there is
+ * no span, and this runs for every request.
+ */
+const annotateSpan = <A>(spec: RequestSpec, status: number, attempts: number, value: A): Effect.Effect<A> =>
+  Effect.withFiberRuntime((fiber) => {
+    const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
+    if (span._tag === "Some" && span.value._tag === "Span") {
+      span.value.attribute("http.request.method", spec.method)
+      span.value.attribute("url.full", spec.url)
+      span.value.attribute("http.response.status_code", status)
+      span.value.attribute("http.request.attempts", attempts)
+    }
+    return Effect.succeed(value)
+  })
+
 export interface Pipeline {
   /** Sends a request, retrying as configured; succeeds with any status in `ok`. */
   readonly send: (spec: RequestSpec) => Effect.Effect<RawResponse, ErrorFromStatus>
@@ -244,18 +266,47 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
       let attempts = 0
       const timeout = spec.timeout === undefined ? defaultTimeout : Duration.decode(spec.timeout)
       const isOk = (status: number) => spec.ok ? spec.ok.includes(status) : status >= 200 && status < 300
-      const attempt = Effect.gen(function*() {
-        attempts++
-        const userAgent = yield* options.userAgent
-        let request = HttpClientRequest.make(spec.method)(spec.url).pipe(
-          HttpClientRequest.setHeaders({ ...spec.headers, "User-Agent": userAgent })
+      const timedOut = () =>
+        new AttemptFailure({
+          retryable: true,
+          retryAfter: Option.none(),
+          response: undefined,
+          reason: "Timeout",
+          detail: `no answer within ${Duration.format(timeout)}`
+        })
+      const transportFailure = (error: HttpClientError.HttpClientError) =>
+        Effect.fail(
+          new AttemptFailure({
+            retryable: (error._tag === "ResponseError" || error.reason === "Transport") && !isPermanentTransportError(error),
+            retryAfter: Option.none(),
+            response: undefined,
+            reason: "Transport",
+            detail: transportDetail(error)
+          })
         )
+      const statusFailure = (response: RawResponse) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.fail(
+            new AttemptFailure({
+              retryable: isTransientStatus(response.status) || (spec.retryAlso?.includes(response.status) ?? false),
+              retryAfter: response.status === 429 || response.status === 503
+                ? Retry.parseRetryAfter(header(response.headers, "retry-after"), now)
+                : Option.none(),
+              response,
+              reason: "StatusCode",
+              detail: undefined
+            })
+          ))
+      // plain combinators, not a generator: this runs for every request
+      const attempt: Effect.Effect<RawResponse, AttemptFailure> = Effect.flatMap(options.userAgent, (userAgent) => {
+        attempts++
+        let request = HttpClientRequest.make(spec.method)(spec.url, { headers: { ...spec.headers, "User-Agent": userAgent } })
         if (spec.json !== undefined) {
           request = HttpClientRequest.bodyText(request, JSON.stringify(spec.json), "application/json")
         } else if (spec.emptyBody) {
           request = HttpClientRequest.bodyText(request, "", spec.headers["Content-Type"] ?? "application/json")
         }
-        const exchange = client.execute(request).pipe(
+        return client.execute(request).pipe(
           Effect.flatMap((response: HttpClientResponse.HttpClientResponse) =>
             Effect.map(response.text, (text): RawResponse => ({
               method: spec.method,
@@ -266,51 +317,26 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
               attempts
             }))
           ),
-          withDeadline(timeout, () =>
-            new AttemptFailure({
-              retryable: true,
-              retryAfter: Option.none(),
-              response: undefined,
-              reason: "Timeout",
-              detail: `no answer within ${Duration.format(timeout)}`
-            })),
-          Effect.catchTag("RequestError", "ResponseError", (error) =>
-            Effect.fail(
-              new AttemptFailure({
-                retryable: (error._tag === "ResponseError" || error.reason === "Transport") &&
-                  !isPermanentTransportError(error),
-                retryAfter: Option.none(),
-                response: undefined,
-                reason: "Transport",
-                detail: transportDetail(error)
-              })
-            ))
+          withDeadline(timeout, timedOut),
+          Effect.catchTag("RequestError", "ResponseError", transportFailure),
+          Effect.flatMap((response) => isOk(response.status) ? Effect.succeed(response) : statusFailure(response))
         )
-        const response = yield* exchange
-        if (isOk(response.status)) return response
-        const now = yield* Clock.currentTimeMillis
-        const retryable = isTransientStatus(response.status) || (spec.retryAlso?.includes(response.status) ?? false)
-        return yield* new AttemptFailure({
-          retryable,
-          retryAfter: response.status === 429 || response.status === 503
-            ? Retry.parseRetryAfter(header(response.headers, "retry-after"), now)
-            : Option.none(),
-          response,
-          reason: "StatusCode",
-          detail: undefined
-        })
       })
-      return attempt.pipe(
-        Effect.retry(scheduleFor(spec.retry ?? options.retry)),
-        Effect.tap((res) =>
-          Effect.annotateCurrentSpan({
-            "http.request.method": spec.method,
-            "url.full": spec.url,
-            "http.response.status_code": res.status,
-            "http.request.attempts": attempts
-          })
-        ),
-        Effect.catchTag("AttemptFailure", (failure): Effect.Effect<never, ErrorFromStatus> =>
+      // the retry schedule starts only after a failure, which it is fed first: the common case (one
+      // attempt that succeeds) does not pay for a schedule driver
+      const withRetries = Effect.catchTag(attempt, "AttemptFailure", (first) => {
+        let replay: AttemptFailure | undefined = first
+        const again = Effect.suspend(() => {
+          if (replay === undefined) return attempt
+          const failure = replay
+          replay = undefined
+          return Effect.fail(failure)
+        })
+        return Effect.retry(again, scheduleFor(spec.retry ?? options.retry))
+      })
+      return Effect.matchEffect(withRetries, {
+        onSuccess: (res) => annotateSpan(spec, res.status, attempts, res),
+        onFailure: (failure): Effect.Effect<never, ErrorFromStatus> =>
           failure.response
             ? Effect.fail(errorFromResponse({ ...failure.response, attempts }))
             : Effect.fail(
@@ -321,8 +347,8 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
                 attempts,
                 detail: failure.detail
               })
-            ))
-      )
+            )
+      })
     })
 
   return { send }
