@@ -127,7 +127,15 @@ export interface ScaleSetClientOptions {
   /** Defaults for every message session this client creates. */
   readonly session?: MessageSession.MessageSessionOptions | undefined
   /** What the transport layer adds, for `debugInfo` (the Node layer sets it). */
-  readonly transport?: { readonly hasProxy?: boolean; readonly hasRootCa?: boolean } | undefined
+  readonly transport?: {
+    readonly hasProxy?: boolean
+    readonly hasRootCa?: boolean
+    /**
+     * The `HttpClient` makes no spans per request (the Node layer's does not), so the client need
+     * not switch the platform's off around every request (a `FiberRef` change each time).
+     */
+    readonly untraced?: boolean
+  } | undefined
 }
 
 const validId = (field: string, id: number) =>
@@ -192,7 +200,8 @@ export const make = (
       : Option.none()
     // one span per operation (Effect.fn below, annotated by the pipeline), not one per HTTP attempt
     // as well; with the client's tracer off it sends no trace headers to a third-party API either
-    const http = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerDisabledWhen(() => true))
+    const client = yield* HttpClient.HttpClient
+    const http = options.transport?.untraced ? client : HttpClient.withTracerDisabledWhen(client, () => true)
 
     const info = yield* Ref.make(SystemInfo.make(options.systemInfo))
     const userAgent = yield* Ref.make(SystemInfo.userAgent(SystemInfo.make(options.systemInfo)))

@@ -260,8 +260,9 @@ const engine = <E, R>(
 
     /** Handles one message; runs uninterruptibly (the caller masks). */
     // spans of the per-message work are made without a captured stack trace: it runs for every message
+    // traced where a handler runs in it; `events` hands the events on, the consumer handles them
     const handleMessage = (message: ScaleSetSchema.RunnerScaleSetMessage) =>
-      handleMessageBody(message).pipe(
+      deferAck ? handleMessageBody(message) : handleMessageBody(message).pipe(
         Effect.withSpan("Listener.handleMessage", {
           attributes: { messageId: message.messageId, jobs: message.jobs.length },
           captureStackTrace: false

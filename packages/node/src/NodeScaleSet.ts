@@ -203,7 +203,7 @@ export const layerClient = (
       const transport = yield* make({ ...transportOptions, requestTimeout })
       return ScaleSetClient.layer({
         ...clientOptions,
-        transport: { hasProxy: transport.hasProxy, hasRootCa: transport.hasRootCa }
+        transport: { hasProxy: transport.hasProxy, hasRootCa: transport.hasRootCa, untraced: true }
       }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, httpClient(transport))))
     })
   )
