@@ -1,5 +1,8 @@
-// P4 subject: BENCH_COUNT listeners in this process, each with its own session and a held long poll.
+// P4 subject: BENCH_COUNT listeners in this process, each with its own session and a held long poll:
+// `Listener.run` with a scaler (what `scaleset run` does), or with BENCH_MODE=events the event
+// stream drained.
 import * as Credentials from "@scaleset/core/Credentials"
+import type * as MessageSession from "@scaleset/core/MessageSession"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import * as Listener from "@scaleset/listener/Listener"
 import * as NodeScaleSet from "@scaleset/node/NodeScaleSet"
@@ -9,6 +12,15 @@ import { rssAfterGc, waitForHeld } from "./p4-common.js"
 
 const count = Number(process.env.BENCH_COUNT)
 const origin = process.env.BENCH_ORIGIN!
+const scaler: Listener.Scaler = {
+  handleDesiredRunnerCount: (n) => Effect.succeed(n),
+  handleJobStarted: () => Effect.void,
+  handleJobCompleted: () => Effect.void
+}
+const listen = (session: MessageSession.MessageSession) =>
+  process.env.BENCH_MODE === "events"
+    ? Stream.runDrain(Listener.events(session, { maxRunners: 10 }))
+    : Listener.run(session, scaler, { maxRunners: 10 })
 
 const program = Effect.gen(function*() {
   const client = yield* ScaleSetClient.ScaleSetClient
@@ -18,7 +30,7 @@ const program = Effect.gen(function*() {
     Array.from({ length: count }, (_, i) => i + 1),
     (id) =>
       client.createMessageSession(id, "bench").pipe(
-        Effect.flatMap((session) => Stream.runDrain(Listener.events(session, { maxRunners: 10 }))),
+        Effect.flatMap(listen),
         Effect.forkScoped
       ),
     { concurrency: 50, discard: true }

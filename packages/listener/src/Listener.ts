@@ -159,14 +159,21 @@ type Polled =
     readonly error: ResponseDecodeError
   }
 
-const engine = <E, R>(
+/** The listener's loop: `start` gives the first event, `step` one poll and what it brings. */
+interface Loop<E, R> {
+  readonly start: Effect.Effect<Chunk.Chunk<ScalingEvent>, ListenerError | E, R>
+  readonly step: Effect.Effect<Chunk.Chunk<ScalingEvent>, ListenerError | E, R>
+}
+
+/** Checks the options and the session, and builds the loop over them. */
+const makeLoop = <E, R>(
   session: MessageSession.MessageSession,
   options: ListenerOptions,
   handle: Handle<E, R>,
   /** Without a handler, a message is acknowledged when the consumer pulls past its events. */
   deferAck: boolean
-): Stream.Stream<ScalingEvent, ListenerError | E, R> =>
-  Stream.unwrap(Effect.gen(function*() {
+): Effect.Effect<Loop<E, R>, ListenerError> =>
+  Effect.gen(function*() {
     // a JavaScript caller can pass nothing
     if ((session as MessageSession.MessageSession | undefined) == null) {
       return yield* new ListenerConfigError({ field: "session", reason: "client is required" })
@@ -416,11 +423,19 @@ const engine = <E, R>(
     // annotation per step costs, so only when there is a handler to see them)
     const annotatedStep = deferAck ? step : Effect.annotateLogs(step, annotations)
 
-    return Stream.concat(
-      Stream.fromChunk(yield* Effect.annotateLogs(start, annotations)),
-      Stream.repeatEffectChunk(annotatedStep)
-    )
-  }))
+    return { start: Effect.annotateLogs(start, annotations), step: annotatedStep } satisfies Loop<E, R>
+  })
+
+const engine = <E, R>(
+  session: MessageSession.MessageSession,
+  options: ListenerOptions,
+  handle: Handle<E, R>,
+  deferAck: boolean
+): Stream.Stream<ScalingEvent, ListenerError | E, R> =>
+  Stream.unwrap(
+    Effect.flatMap(makeLoop(session, options, handle, deferAck), (loop) =>
+      Effect.map(loop.start, (first) => Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunk(loop.step))))
+  )
 
 /**
  * The scaling events of a message session, forever (until interrupted or a fatal error). A
@@ -468,8 +483,8 @@ export const eventsWith = <E, R>(
 ): Stream.Stream<ScalingEvent, ListenerError | E, R> => engine(session, options, handle, false)
 
 /**
- * Runs a scaler on a message session until interrupted or a fatal error: `Stream.runDrain` over
- * `eventsWith(session, scaler)`.
+ * Runs a scaler on a message session until interrupted or a fatal error: what draining
+ * `eventsWith(session, scaler)` does, without a stream in between.
  *
  * @since 0.1.0
  * @category running
@@ -479,10 +494,11 @@ export const run = <E, R>(
   scaler: Scaler<E, R>,
   options: ListenerOptions
 ): Effect.Effect<never, ListenerError | E, R> =>
-  Stream.runDrain(eventsWith(session, dispatch(scaler), options)).pipe(
-    Effect.zipRight(Effect.never),
-    Effect.withSpan("Listener.run", { attributes: { scaleSetId: session?.scaleSetId } })
-  )
+  // the loop itself, not `eventsWith` drained: no stream to keep per listener (memory, per message)
+  Effect.flatMap(makeLoop(session, options, dispatch(scaler), false), (loop) =>
+    Effect.zipRight(loop.start, Effect.forever(loop.step))).pipe(
+      Effect.withSpan("Listener.run", { attributes: { scaleSetId: session?.scaleSetId } })
+    )
 
 const openSession = (options: ClientListenerOptions) =>
   Effect.gen(function*() {

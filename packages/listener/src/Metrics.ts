@@ -125,8 +125,9 @@ const seconds = (from: Date | undefined, to: Date | undefined): number | undefin
 
 /**
  * Tagged metrics by their label values, so a job's metrics are looked up rather than made (and
- * hashed) anew for every job. Label sets repeat (workflow, job name, result); the cache is
- * bounded all the same.
+ * hashed) anew for every job, and listeners with the same labels share them (a tagged metric holds
+ * a hashed label set: kilobytes, for each of a thousand listeners). Label sets repeat (workflow,
+ * job name, result); the cache is bounded all the same.
  */
 const taggedCache = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, max = 1000) => {
   const cache = new Map<string, Metric.Metric<Type, In, Out>>()
@@ -142,6 +143,20 @@ const taggedCache = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, max = 
   }
 }
 
+const started = taggedCache(startedJobsTotal)
+const startup = taggedCache(jobStartupDurationSeconds)
+const completed = taggedCache(completedJobsTotal)
+const execution = taggedCache(jobExecutionDurationSeconds)
+const gauges = {
+  assigned: taggedCache(assignedJobs),
+  running: taggedCache(runningJobs),
+  registered: taggedCache(registeredRunners),
+  busy: taggedCache(busyRunners),
+  idle: taggedCache(idleRunners),
+  desired: taggedCache(desiredRunners),
+  max: taggedCache(maxRunners)
+}
+
 /**
  * A recorder that updates the `gha_*` metrics above with the given labels.
  *
@@ -150,10 +165,6 @@ const taggedCache = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, max = 
  */
 export const recorder = (labels: Labels = {}): Recorder => {
   const common = commonLabels(labels)
-  const started = taggedCache(startedJobsTotal)
-  const startup = taggedCache(jobStartupDurationSeconds)
-  const completed = taggedCache(completedJobsTotal)
-  const execution = taggedCache(jobExecutionDurationSeconds)
   // one synchronous step per record (this runs per message), with the fiber's metric labels
   // (`Effect.tagMetrics`) as `Metric.update` would add them
   const updating = (f: (extra: ReadonlyArray<MetricLabel.MetricLabel>) => void) =>
@@ -168,14 +179,13 @@ export const recorder = (labels: Labels = {}): Recorder => {
     last.set(gauge, value)
     gauge.unsafeUpdate(value, extra)
   }
-  const gauge = (metric: Metric.Metric.Gauge<number>) => Metric.taggedWithLabels(metric, common)
-  const assigned = gauge(assignedJobs)
-  const running = gauge(runningJobs)
-  const registered = gauge(registeredRunners)
-  const busy = gauge(busyRunners)
-  const idle = gauge(idleRunners)
-  const desired = gauge(desiredRunners)
-  const max = gauge(maxRunners)
+  const assigned = gauges.assigned(common)
+  const running = gauges.running(common)
+  const registered = gauges.registered(common)
+  const busy = gauges.busy(common)
+  const idle = gauges.idle(common)
+  const desired = gauges.desired(common)
+  const max = gauges.max(common)
   return {
     recordStatistics: (s) =>
       updating((extra) => {
