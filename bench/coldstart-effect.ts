@@ -1,4 +1,4 @@
-// P5 subject: a fresh process that imports the library, builds its layers, runs the token chain and one call.
+// P5 note: the same cold start through the Effect API, unbundled (an Effect app loads effect itself).
 import * as Credentials from "@scaleset/core/Credentials"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import * as NodeScaleSet from "@scaleset/node/NodeScaleSet"

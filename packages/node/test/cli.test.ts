@@ -1,5 +1,6 @@
 /**
- * The `scaleset` command, run as a process from the build (`tsc -b` first, as `pnpm test` does).
+ * The `scaleset` command, run as a process through its committed entry point, i.e. the bundle
+ * (`pnpm build` first, as `pnpm test` does).
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type Simulator, startSimulator } from "@scaleset/testing"
@@ -11,7 +12,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-const bin = fileURLToPath(new URL("../dist/bin/scaleset.js", import.meta.url))
+const bin = fileURLToPath(new URL("../bin/scaleset.js", import.meta.url))
 const runnerBin = fileURLToPath(new URL("../../testing/dist/bin/runner.js", import.meta.url))
 
 let sim: Simulator.SimulatorHandle
