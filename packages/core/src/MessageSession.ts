@@ -374,6 +374,7 @@ export const make = (
     })
 
     const current = SynchronizedRef.get(state)
+    // built once per session and kept with it: spans without a captured stack (kilobytes each)
     return {
       scaleSetId,
       session: Effect.map(current, (s) => s.session),
@@ -381,9 +382,9 @@ export const make = (
       deleteMessage,
       acquireJobs,
       refresh: Effect.flatMap(current, (s) => refreshFrom(s.generation)).pipe(
-        Effect.withSpan("MessageSession.refresh")
+        Effect.withSpan("MessageSession.refresh", { captureStackTrace: false })
       ),
-      close: deleteSession(state).pipe(Effect.withSpan("MessageSession.close"))
+      close: deleteSession(state).pipe(Effect.withSpan("MessageSession.close", { captureStackTrace: false }))
     } satisfies MessageSession
   })
 

@@ -5,6 +5,9 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -131,12 +134,25 @@ export interface ScaleSetClientOptions {
     readonly hasProxy?: boolean
     readonly hasRootCa?: boolean
     /**
-     * The `HttpClient` makes no spans per request (the Node layer's does not), so the client need
-     * not switch the platform's off around every request (a `FiberRef` change each time).
+     * The transport's own way to send a request, used instead of the `HttpClient`: it enforces the
+     * per-attempt deadline itself (failing with a `RequestError` whose cause is a
+     * `TimeoutException`) and makes no span per request. The Node layer sets it; it spares every
+     * request a fiber for the deadline and a tracer switch.
      */
-    readonly untraced?: boolean
+    readonly execute?: Execute | undefined
   } | undefined
 }
+
+/**
+ * Sends one request within a deadline (see `ScaleSetClientOptions.transport.execute`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Execute = (
+  request: HttpClientRequest.HttpClientRequest,
+  deadline: Duration.Duration
+) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>
 
 const validId = (field: string, id: number) =>
   Number.isSafeInteger(id) && id > 0
@@ -200,12 +216,12 @@ export const make = (
       : Option.none()
     // one span per operation (Effect.fn below, annotated by the pipeline), not one per HTTP attempt
     // as well; with the client's tracer off it sends no trace headers to a third-party API either
-    const client = yield* HttpClient.HttpClient
-    const http = options.transport?.untraced ? client : HttpClient.withTracerDisabledWhen(client, () => true)
+    const http = HttpClient.withTracerDisabledWhen(yield* HttpClient.HttpClient, () => true)
 
     const info = yield* Ref.make(SystemInfo.make(options.systemInfo))
     const userAgent = yield* Ref.make(SystemInfo.userAgent(SystemInfo.make(options.systemInfo)))
     const pipeline = makePipeline(http, {
+      execute: options.transport?.execute,
       retry: options.retry ?? {},
       timeout: options.timeout ?? Duration.minutes(5),
       userAgent: Ref.get(userAgent)
@@ -294,7 +310,7 @@ export const make = (
 
     const createMessageSession = (scaleSetId: number, owner: string, sessionOptions?: MessageSession.MessageSessionOptions) =>
       MessageSession.make(api, scaleSetId, owner, { ...options.session, ...sessionOptions }).pipe(
-        Effect.withSpan("ScaleSetClient.createMessageSession", { attributes: { scaleSetId, owner } })
+        Effect.withSpan("ScaleSetClient.createMessageSession", { attributes: { scaleSetId, owner }, captureStackTrace: false })
       )
 
     const setSystemInfo = (next: SystemInfo.SystemInfo) =>

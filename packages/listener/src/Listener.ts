@@ -248,7 +248,7 @@ const makeLoop = <E, R>(
       const provisioned = yield* handle(event)
       yield* recorder.recordDesiredRunners(typeof provisioned === "number" ? provisioned : latest.totalAssignedJobs)
       return Chunk.of(event)
-    }).pipe(Effect.withSpan("Listener.start"))
+    }).pipe(Effect.withSpan("Listener.start", { captureStackTrace: false }))
 
     /** One event: its metrics and the handler. */
     const handleEvent = (event: ScalingEvent): Effect.Effect<void, E, R> => {
@@ -497,7 +497,7 @@ export const run = <E, R>(
   // the loop itself, not `eventsWith` drained: no stream to keep per listener (memory, per message)
   Effect.flatMap(makeLoop(session, options, dispatch(scaler), false), (loop) =>
     Effect.zipRight(loop.start, Effect.forever(loop.step))).pipe(
-      Effect.withSpan("Listener.run", { attributes: { scaleSetId: session?.scaleSetId } })
+      Effect.withSpan("Listener.run", { attributes: { scaleSetId: session?.scaleSetId }, captureStackTrace: false })
     )
 
 const openSession = (options: ClientListenerOptions) =>

@@ -152,8 +152,7 @@ export const certificateErrorCode: (error: unknown) => string | undefined = Undi
  * @since 0.1.0
  * @category constructors
  */
-export const httpClient = (transport: Transport): HttpClient.HttpClient =>
-  UndiciClient.make(transport.dispatcher)
+export const httpClient = (transport: Transport): HttpClient.HttpClient => UndiciClient.make(transport.dispatcher).client
 
 /**
  * `HttpClient` for the scale set client, on undici with the given transport options.
@@ -201,10 +200,12 @@ export const layerClient = (
       const requestTimeout = transportOptions.requestTimeout ??
         Duration.max(defaults.requestTimeout, options.timeout ?? defaults.requestTimeout)
       const transport = yield* make({ ...transportOptions, requestTimeout })
+      // the client sends through the transport directly: deadlines on undici's side, no span per request
+      const undici = UndiciClient.make(transport.dispatcher)
       return ScaleSetClient.layer({
         ...clientOptions,
-        transport: { hasProxy: transport.hasProxy, hasRootCa: transport.hasRootCa, untraced: true }
-      }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, httpClient(transport))))
+        transport: { hasProxy: transport.hasProxy, hasRootCa: transport.hasRootCa, execute: undici.execute }
+      }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, undici.client)))
     })
   )
 

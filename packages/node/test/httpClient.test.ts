@@ -7,11 +7,16 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import * as Credentials from "@scaleset/core/Credentials"
+import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
+import { Faults, startSimulator } from "@scaleset/testing"
 import * as NodeScaleSet from "../src/NodeScaleSet.js"
 
 interface Seen {
@@ -126,4 +131,31 @@ describe("the Node HttpClient", () => {
       assert.strictEqual(bad._tag, "RequestError")
       assert.strictEqual(bad.reason, "InvalidUrl")
     }).pipe(Effect.scoped, transport, noEnv))
+})
+
+describe("the Node client's per-request deadline (enforced by the transport)", () => {
+  it.live("a request past its deadline is cut, retried, and fails as a Timeout naming the deadline", () =>
+    Effect.gen(function*() {
+      const sim = yield* Effect.acquireRelease(Effect.promise(() => startSimulator()), (s) => Effect.promise(s.stop))
+      sim.inject(Faults.rule("scaleSets.get", Faults.latency(2_000), { times: 2 }))
+      const layer = NodeScaleSet.layerClient({
+        url: sim.url,
+        credentials: Credentials.personalAccessToken(sim.pat),
+        timeout: "150 millis",
+        retry: { max: 1, waitMin: "10 millis" },
+        transport: { proxy: false }
+      })
+      const client = Context.get(yield* Layer.build(layer), ScaleSetClient.ScaleSetClient)
+      const started = Date.now()
+      const error = yield* Effect.flip(client.getRunnerScaleSetById(1))
+      assert.strictEqual(error._tag, "ScaleSetApiError")
+      if (error._tag !== "ScaleSetApiError") return
+      assert.strictEqual(error.reason, "Timeout", error.message)
+      assert.strictEqual(error.attempts, 2)
+      assert.match(error.message, /timed out: no answer within 150ms/)
+      assert.isBelow(Date.now() - started, 1_500, "each attempt was cut at its deadline, not at the server's 2 s")
+      // the deadline is per attempt: the next request, answered at once, succeeds
+      const group = yield* client.getRunnerGroupByName("default")
+      assert.strictEqual(group.name, "default")
+    }).pipe(Effect.scoped, noEnv))
 })

@@ -7,6 +7,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -60,6 +61,11 @@ export interface RawResponse {
 }
 
 export interface PipelineOptions {
+  /** The transport's own send with a deadline it enforces (else the deadline is a fiber per request). */
+  readonly execute?: ((
+    request: HttpClientRequest.HttpClientRequest,
+    deadline: Duration.Duration
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>) | undefined
   readonly retry: Retry.RetryOptions
   readonly timeout: Duration.DurationInput
   readonly userAgent: Effect.Effect<string>
@@ -260,6 +266,7 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
     return schedule
   }
   const defaultTimeout = Duration.decode(options.timeout)
+  const execute = options.execute
 
   const send = (spec: RequestSpec): Effect.Effect<RawResponse, ErrorFromStatus> =>
     Effect.suspend(() => {
@@ -275,7 +282,7 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
           detail: `no answer within ${Duration.format(timeout)}`
         })
       const transportFailure = (error: HttpClientError.HttpClientError) =>
-        Effect.fail(
+        Cause.isTimeoutException(error.cause) ? Effect.fail(timedOut()) : Effect.fail(
           new AttemptFailure({
             retryable: (error._tag === "ResponseError" || error.reason === "Transport") && !isPermanentTransportError(error),
             retryAfter: Option.none(),
@@ -306,18 +313,19 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
         } else if (spec.emptyBody) {
           request = HttpClientRequest.bodyText(request, "", spec.headers["Content-Type"] ?? "application/json")
         }
-        return client.execute(request).pipe(
-          Effect.flatMap((response: HttpClientResponse.HttpClientResponse) =>
-            Effect.map(response.text, (text): RawResponse => ({
-              method: spec.method,
-              url: spec.url,
-              status: response.status,
-              headers: response.headers,
-              text: stripBom(text),
-              attempts
-            }))
-          ),
-          withDeadline(timeout, timedOut),
+        const read = (response: HttpClientResponse.HttpClientResponse) =>
+          Effect.map(response.text, (text): RawResponse => ({
+            method: spec.method,
+            url: spec.url,
+            status: response.status,
+            headers: response.headers,
+            text: stripBom(text),
+            attempts
+          }))
+        const exchange = execute === undefined
+          ? withDeadline(timeout, timedOut)(Effect.flatMap(client.execute(request), read))
+          : Effect.flatMap(execute(request, timeout), read)
+        return exchange.pipe(
           Effect.catchTag("RequestError", "ResponseError", transportFailure),
           Effect.flatMap((response) => isOk(response.status) ? Effect.succeed(response) : statusFailure(response))
         )

@@ -15,7 +15,10 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
+import type * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import { causeCode } from "@scaleset/core/ScaleSetError"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Inspectable from "effect/Inspectable"
@@ -153,16 +156,24 @@ const dispatch = (
   dispatcher: Dispatcher,
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
-  body: string | Uint8Array | undefined
+  body: string | Uint8Array | undefined,
+  /** Milliseconds before the request is aborted and fails with a `TimeoutException` cause. */
+  deadline: number | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
   Effect.async((resume) => {
     let controller: Dispatcher.DispatchController | undefined
-    let interrupted = false
+    let done = false
     let status = 0
     let headers: RawHeaders = {}
     const chunks: Array<Buffer> = []
+    const finish = (result: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>) => {
+      if (done) return
+      done = true
+      if (timer !== undefined) clearTimeout(timer)
+      resume(result)
+    }
     const fail = (cause: unknown) =>
-      resume(Effect.fail(
+      finish(Effect.fail(
         status === 0
           ? new HttpClientError.RequestError({ request, reason: "Transport", cause: explain(cause) })
           : new HttpClientError.ResponseError({
@@ -172,6 +183,12 @@ const dispatch = (
             cause
           })
       ))
+    const abort = (reason: string) => controller?.abort(new Error(reason))
+    const timer = deadline === undefined ? undefined : setTimeout(() => {
+      const cause = new Cause.TimeoutException(`no answer within ${deadline} ms`)
+      finish(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+      abort("the request timed out")
+    }, deadline)
     try {
       dispatcher.dispatch({
         origin: url.origin,
@@ -182,7 +199,7 @@ const dispatch = (
       }, {
         onRequestStart(c) {
           controller = c
-          if (interrupted) c.abort(new Error("the request was interrupted"))
+          if (done) c.abort(new Error("the request was interrupted"))
         },
         onResponseStart(_, statusCode, responseHeaders) {
           status = statusCode
@@ -193,27 +210,32 @@ const dispatch = (
         },
         onResponseEnd() {
           const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
-          resume(Effect.succeed(new BufferedResponse(request, status, headers, all)))
+          finish(Effect.succeed(new BufferedResponse(request, status, headers, all)))
         },
         onResponseError(_, error) {
-          if (!interrupted) fail(error)
+          fail(error)
         }
       })
     } catch (error) {
       fail(error)
     }
     return Effect.sync(() => {
-      interrupted = true
-      controller?.abort(new Error("the request was interrupted"))
+      done = true
+      if (timer !== undefined) clearTimeout(timer)
+      abort("the request was interrupted")
     })
   })
 
 /**
- * An `HttpClient` on an undici dispatcher. Certificate failures are explained (what to configure)
- * and keep their TLS code. Streamed and multipart bodies go through the platform's client, loaded
- * on first use.
+ * An `HttpClient` on an undici dispatcher, and the same send with a per-request deadline (for the
+ * scale set client's pipeline, which then needs no fiber per request to time it). Certificate
+ * failures are explained (what to configure) and keep their TLS code. Streamed and multipart
+ * bodies go through the platform's client, loaded on first use.
  */
-export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => {
+export const make = (dispatcher: Dispatcher): {
+  readonly client: HttpClient.HttpClient
+  readonly execute: ScaleSetClient.Execute
+} => {
   let platform: HttpClient.HttpClient | undefined
   const viaPlatform = (request: HttpClientRequest.HttpClientRequest) =>
     Effect.flatMap(
@@ -224,8 +246,9 @@ export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => {
         : Effect.succeed(platform),
       (client) => client.execute(request)
     )
-  const execute = (
-    request: HttpClientRequest.HttpClientRequest
+  const send = (
+    request: HttpClientRequest.HttpClientRequest,
+    deadline: number | undefined
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
     const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
     if (Either.isLeft(url)) {
@@ -234,16 +257,29 @@ export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => {
     const body = request.body
     switch (body._tag) {
       case "Empty":
-        return dispatch(dispatcher, request, url.right, undefined)
+        return dispatch(dispatcher, request, url.right, undefined, deadline)
       case "Uint8Array":
-        return dispatch(dispatcher, request, url.right, body.body)
+        return dispatch(dispatcher, request, url.right, body.body, deadline)
       case "Raw":
-        return typeof body.body === "string" || body.body instanceof Uint8Array
-          ? dispatch(dispatcher, request, url.right, body.body)
-          : viaPlatform(request)
-      default:
-        return viaPlatform(request)
+        if (typeof body.body === "string" || body.body instanceof Uint8Array) {
+          return dispatch(dispatcher, request, url.right, body.body, deadline)
+        }
     }
+    return deadline === undefined ? viaPlatform(request) : Effect.timeoutFail(viaPlatform(request), {
+      duration: deadline,
+      onTimeout: () =>
+        new HttpClientError.RequestError({
+          request,
+          reason: "Transport",
+          cause: new Cause.TimeoutException(`no answer within ${deadline} ms`)
+        })
+    })
   }
-  return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(Effect.flatMap(execute), Effect.succeed)
+  return {
+    client: HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
+      Effect.flatMap((request) => send(request, undefined)),
+      Effect.succeed
+    ),
+    execute: (request, deadline) => send(request, Math.max(1, Math.ceil(Duration.toMillis(deadline))))
+  }
 }
