@@ -34,6 +34,7 @@ import {
   type RawResponse,
   requestContext
 } from "./internal/http.js"
+import { withOperationSpan } from "./internal/span.js"
 
 /**
  * @since 0.1.0
@@ -309,12 +310,12 @@ export const make = (
       Authorization: `Bearer ${Redacted.value(session.messageQueueAccessToken)}`
     })
 
-    // the queue operations run once per message: spans without a captured stack trace
+    // the queue operations run once per message: spans without a captured stack trace (internal/span.ts)
     const getMessage = (
       lastMessageId: number,
       maxCapacity: number
     ): Effect.Effect<Option.Option<ScaleSetSchema.RunnerScaleSetMessage>, MessageSessionError> =>
-      (!Number.isSafeInteger(maxCapacity) || maxCapacity < 0 || maxCapacity > MAX_CAPACITY
+      withOperationSpan(!Number.isSafeInteger(maxCapacity) || maxCapacity < 0 || maxCapacity > MAX_CAPACITY
         ? Effect.fail<MessageSessionError>(
           new ValidationError({ field: "maxCapacity", reason: `must be an integer in 0..${MAX_CAPACITY}, got ${maxCapacity}` })
         )
@@ -333,15 +334,10 @@ export const make = (
               ...(retry === undefined ? {} : { retry })
             }),
           (res) => res.status === 202 ? Effect.succeedNone : Effect.asSome(decodeMessage(res))
-        )).pipe(
-          Effect.withSpan("MessageSession.getMessage", {
-            attributes: { scaleSetId, lastMessageId, maxCapacity },
-            captureStackTrace: false
-          })
-        )
+        ), "MessageSession.getMessage", { scaleSetId, lastMessageId, maxCapacity })
 
     const deleteMessage = (messageId: number) =>
-      withQueueToken(
+      withOperationSpan(withQueueToken(
         (session) =>
           api.pipeline.send({
             method: "DELETE",
@@ -352,13 +348,10 @@ export const make = (
             ...(timeout === undefined ? {} : { timeout })
           }),
         () => Effect.void
-      ).pipe(
-        Effect.withSpan("MessageSession.deleteMessage", { attributes: { scaleSetId, messageId }, captureStackTrace: false })
-      )
+      ), "MessageSession.deleteMessage", { scaleSetId, messageId })
 
-    const acquireJobs = Effect.fn("MessageSession.acquireJobs")(function*(requestIds: ReadonlyArray<number>) {
-      yield* Effect.annotateCurrentSpan({ scaleSetId, jobs: requestIds.length })
-      return yield* withQueueToken(
+    const acquireJobs = (requestIds: ReadonlyArray<number>) =>
+      withOperationSpan(withQueueToken(
         (session) =>
           api.request({
             method: "POST",
@@ -370,21 +363,17 @@ export const make = (
             timeout
           }),
         (res) => Effect.map(decodeAcquired(res), (list) => list.value)
-      )
-    })
+      ), "MessageSession.acquireJobs", { scaleSetId, jobs: requestIds.length })
 
     const current = SynchronizedRef.get(state)
-    // built once per session and kept with it: spans without a captured stack (kilobytes each)
     return {
       scaleSetId,
       session: Effect.map(current, (s) => s.session),
       getMessage,
       deleteMessage,
       acquireJobs,
-      refresh: Effect.flatMap(current, (s) => refreshFrom(s.generation)).pipe(
-        Effect.withSpan("MessageSession.refresh", { captureStackTrace: false })
-      ),
-      close: deleteSession(state).pipe(Effect.withSpan("MessageSession.close", { captureStackTrace: false }))
+      refresh: withOperationSpan(Effect.flatMap(current, (s) => refreshFrom(s.generation)), "MessageSession.refresh", { scaleSetId }),
+      close: withOperationSpan(deleteSession(state), "MessageSession.close", { scaleSetId })
     } satisfies MessageSession
   })
 

@@ -5,9 +5,6 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -31,7 +28,9 @@ import {
 } from "./ScaleSetError.js"
 import * as SystemInfo from "./SystemInfo.js"
 import * as Actions from "./internal/actions.js"
+import * as Http from "./internal/http.js"
 import { decodeError, decodeJson, makePipeline, type RawResponse } from "./internal/http.js"
+import { withOperationSpan } from "./internal/span.js"
 import * as TokenChain from "./internal/tokenChain.js"
 
 /** The runner group every organization has. @since 0.1.0 */
@@ -134,10 +133,10 @@ export interface ScaleSetClientOptions {
     readonly hasProxy?: boolean
     readonly hasRootCa?: boolean
     /**
-     * The transport's own way to send a request, used instead of the `HttpClient`: it enforces the
-     * per-attempt deadline itself (failing with a `RequestError` whose cause is a
-     * `TimeoutException`) and makes no span per request. The Node layer sets it; it spares every
-     * request a fiber for the deadline and a tracer switch.
+     * The transport's own way to send a request, used instead of the `HttpClient`: plain records in
+     * and out, and it enforces the per-attempt deadline itself (failing with a `RequestError`
+     * whose cause is a `TimeoutException`). The Node layer sets it; it spares every request the
+     * platform's request and response objects, a fiber for the deadline and a tracer switch.
      */
     readonly execute?: Execute | undefined
   } | undefined
@@ -149,10 +148,19 @@ export interface ScaleSetClientOptions {
  * @since 0.1.0
  * @category models
  */
-export type Execute = (
-  request: HttpClientRequest.HttpClientRequest,
-  deadline: Duration.Duration
-) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>
+export type Execute = Http.Execute
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TransportRequest = Http.TransportRequest
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TransportResponse = Http.TransportResponse
 
 const validId = (field: string, id: number) =>
   Number.isSafeInteger(id) && id > 0
@@ -214,107 +222,156 @@ export const make = (
     const appKey = options.credentials._tag === "GitHubApp"
       ? Option.some(yield* Credentials.importPrivateKey(options.credentials.privateKey))
       : Option.none()
-    // one span per operation (Effect.fn below, annotated by the pipeline), not one per HTTP attempt
-    // as well; with the client's tracer off it sends no trace headers to a third-party API either
+    // no span per HTTP attempt (the operation's span has them); with the client's tracer off it sends
+    // no trace headers to a third-party API either
     const http = HttpClient.withTracerDisabledWhen(yield* HttpClient.HttpClient, () => true)
 
     const info = yield* Ref.make(SystemInfo.make(options.systemInfo))
-    const userAgent = yield* Ref.make(SystemInfo.userAgent(SystemInfo.make(options.systemInfo)))
+    // read by every request: a plain variable, written only by setSystemInfo
+    let userAgent = SystemInfo.userAgent(SystemInfo.make(options.systemInfo))
     const pipeline = makePipeline(http, {
       execute: options.transport?.execute,
       retry: options.retry ?? {},
       timeout: options.timeout ?? Duration.minutes(5),
-      userAgent: Ref.get(userAgent)
+      userAgent: () => userAgent
     })
     const tokens = yield* TokenChain.make({ config, credentials: options.credentials, appKey, pipeline })
     const api = Actions.make(pipeline, tokens)
 
-    const getRunnerScaleSet = Effect.fn("ScaleSetClient.getRunnerScaleSet")(function*(runnerGroupId: number, name: string) {
-      yield* Effect.annotateCurrentSpan({ runnerGroupId, name })
-      const res = yield* api.request({ method: "GET", path: "_apis/runtime/runnerscalesets", query: { runnerGroupId, name }, ok: [200] })
-      return yield* single(res, yield* decodeScaleSets(res), `runner scale sets named ${JSON.stringify(name)}`)
-    })
+    // one span per operation (none under Effect's built-in tracer: internal/span.ts), annotated by
+    // the pipeline with method, URL, status and attempts
+    const getRunnerScaleSet = (runnerGroupId: number, name: string) =>
+      withOperationSpan(
+        Effect.flatMap(
+          api.request({ method: "GET", path: "_apis/runtime/runnerscalesets", query: { runnerGroupId, name }, ok: [200] }),
+          (res) =>
+            Effect.flatMap(decodeScaleSets(res), (list) => single(res, list, `runner scale sets named ${JSON.stringify(name)}`))
+        ),
+        "ScaleSetClient.getRunnerScaleSet",
+        { runnerGroupId, name }
+      )
 
-    const getRunnerScaleSetById = Effect.fn("ScaleSetClient.getRunnerScaleSetById")(function*(id: number) {
-      yield* Effect.annotateCurrentSpan({ scaleSetId: id })
-      const res = yield* api.request({ method: "GET", path: `_apis/runtime/runnerscalesets/${id}`, ok: [200] })
-      return Option.fromNullable(yield* decodeScaleSetOrNull(res))
-    })
+    const getRunnerScaleSetById = (id: number) =>
+      withOperationSpan(
+        Effect.flatMap(
+          api.request({ method: "GET", path: `_apis/runtime/runnerscalesets/${id}`, ok: [200] }),
+          (res) => Effect.map(decodeScaleSetOrNull(res), Option.fromNullable)
+        ),
+        "ScaleSetClient.getRunnerScaleSetById",
+        { scaleSetId: id }
+      )
 
-    const createRunnerScaleSet = Effect.fn("ScaleSetClient.createRunnerScaleSet")(function*(input: RunnerScaleSetInput) {
-      if (!input.name && !(input.labels && input.labels.length > 0)) {
-        return yield* new ValidationError({ field: "runnerScaleSet", reason: "a name or at least one label is required" })
-      }
-      const res = yield* api.request({ method: "POST", path: "_apis/runtime/runnerscalesets", json: scaleSetBody(input, true), ok: [200] })
-      return yield* decodeScaleSet(res)
-    })
+    const createRunnerScaleSet = (input: RunnerScaleSetInput) =>
+      withOperationSpan(
+        !input.name && !(input.labels && input.labels.length > 0)
+          ? Effect.fail<RequestError | ValidationError>(
+            new ValidationError({ field: "runnerScaleSet", reason: "a name or at least one label is required" })
+          )
+          : Effect.flatMap(
+            api.request({ method: "POST", path: "_apis/runtime/runnerscalesets", json: scaleSetBody(input, true), ok: [200] }),
+            decodeScaleSet
+          ),
+        "ScaleSetClient.createRunnerScaleSet"
+      )
 
-    const updateRunnerScaleSet = Effect.fn("ScaleSetClient.updateRunnerScaleSet")(function*(id: number, patch: RunnerScaleSetInput) {
-      yield* validId("runnerScaleSetId", id)
-      yield* Effect.annotateCurrentSpan({ scaleSetId: id })
-      const res = yield* api.request({ method: "PATCH", path: `_apis/runtime/runnerscalesets/${id}`, json: scaleSetBody(patch, false), ok: [200] })
-      return yield* decodeScaleSet(res)
-    })
+    const updateRunnerScaleSet = (id: number, patch: RunnerScaleSetInput) =>
+      withOperationSpan(
+        Effect.zipRight(
+          validId("runnerScaleSetId", id),
+          Effect.flatMap(
+            api.request({ method: "PATCH", path: `_apis/runtime/runnerscalesets/${id}`, json: scaleSetBody(patch, false), ok: [200] }),
+            decodeScaleSet
+          )
+        ),
+        "ScaleSetClient.updateRunnerScaleSet",
+        { scaleSetId: id }
+      )
 
-    const deleteRunnerScaleSet = Effect.fn("ScaleSetClient.deleteRunnerScaleSet")(function*(id: number) {
-      yield* Effect.annotateCurrentSpan({ scaleSetId: id })
-      yield* api.request({ method: "DELETE", path: `_apis/runtime/runnerscalesets/${id}`, ok: [204] })
-    })
+    const deleteRunnerScaleSet = (id: number) =>
+      withOperationSpan(
+        Effect.asVoid(api.request({ method: "DELETE", path: `_apis/runtime/runnerscalesets/${id}`, ok: [204] })),
+        "ScaleSetClient.deleteRunnerScaleSet",
+        { scaleSetId: id }
+      )
 
-    const getOrCreateRunnerScaleSet = Effect.fn("ScaleSetClient.getOrCreateRunnerScaleSet")(function*(
+    const getOrCreateRunnerScaleSet = (
       input: RunnerScaleSetInput & { readonly name: string; readonly runnerGroupId: number }
-    ) {
-      const existing = yield* getRunnerScaleSet(input.runnerGroupId, input.name)
-      return Option.isSome(existing) ? existing.value : yield* createRunnerScaleSet(input)
-    })
+    ) =>
+      withOperationSpan(
+        Effect.flatMap(
+          getRunnerScaleSet(input.runnerGroupId, input.name),
+          Option.match({ onNone: () => createRunnerScaleSet(input), onSome: Effect.succeed })
+        ),
+        "ScaleSetClient.getOrCreateRunnerScaleSet",
+        { name: input.name }
+      )
 
-    const getRunnerGroupByName = Effect.fn("ScaleSetClient.getRunnerGroupByName")(function*(name: string) {
-      yield* Effect.annotateCurrentSpan({ name })
-      const res = yield* api.request({ method: "GET", path: "_apis/runtime/runnergroups/", query: { groupName: name }, ok: [200] })
-      const group = yield* single(res, yield* decodeGroups(res), `runner groups named ${JSON.stringify(name)}`)
-      return Option.isSome(group)
-        ? group.value
-        : yield* new RunnerGroupNotFound({ method: res.method, url: res.url, status: res.status, name })
-    })
+    const getRunnerGroupByName = (name: string) =>
+      withOperationSpan(
+        Effect.flatMap(
+          api.request({ method: "GET", path: "_apis/runtime/runnergroups/", query: { groupName: name }, ok: [200] }),
+          (res) =>
+            Effect.flatMap(decodeGroups(res), (list) =>
+              Effect.flatMap(
+                single(res, list, `runner groups named ${JSON.stringify(name)}`),
+                Option.match({
+                  onNone: () => Effect.fail(new RunnerGroupNotFound({ method: res.method, url: res.url, status: res.status, name })),
+                  onSome: Effect.succeed
+                })
+              ))
+        ),
+        "ScaleSetClient.getRunnerGroupByName",
+        { name }
+      )
 
-    const generateJitRunnerConfig = Effect.fn("ScaleSetClient.generateJitRunnerConfig")(function*(
-      setting: JitRunnerSetting,
-      scaleSetId: number
-    ) {
-      yield* Effect.annotateCurrentSpan({ scaleSetId })
-      const res = yield* api.request({
-        method: "POST",
-        path: `_apis/runtime/runnerscalesets/${scaleSetId}/generatejitconfig`,
-        json: { name: setting.name ?? "", workFolder: setting.workFolder ?? "" },
-        ok: [200]
-      })
-      return yield* decodeJit(res)
-    })
+    const generateJitRunnerConfig = (setting: JitRunnerSetting, scaleSetId: number) =>
+      withOperationSpan(
+        Effect.flatMap(
+          api.request({
+            method: "POST",
+            path: `_apis/runtime/runnerscalesets/${scaleSetId}/generatejitconfig`,
+            json: { name: setting.name ?? "", workFolder: setting.workFolder ?? "" },
+            ok: [200]
+          }),
+          decodeJit
+        ),
+        "ScaleSetClient.generateJitRunnerConfig",
+        { scaleSetId }
+      )
 
-    const getRunner = Effect.fn("ScaleSetClient.getRunner")(function*(id: number) {
-      yield* Effect.annotateCurrentSpan({ runnerId: id })
-      const res = yield* api.request({ method: "GET", path: `_apis/distributedtask/pools/0/agents/${id}`, ok: [200] })
-      return yield* decodeRunner(res)
-    })
+    const getRunner = (id: number) =>
+      withOperationSpan(
+        Effect.flatMap(api.request({ method: "GET", path: `_apis/distributedtask/pools/0/agents/${id}`, ok: [200] }), decodeRunner),
+        "ScaleSetClient.getRunner",
+        { runnerId: id }
+      )
 
-    const getRunnerByName = Effect.fn("ScaleSetClient.getRunnerByName")(function*(name: string) {
-      yield* Effect.annotateCurrentSpan({ name })
-      const res = yield* api.request({ method: "GET", path: "_apis/distributedtask/pools/0/agents", query: { agentName: name }, ok: [200] })
-      return yield* single(res, yield* decodeRunners(res), `runners named ${JSON.stringify(name)}`)
-    })
+    const getRunnerByName = (name: string) =>
+      withOperationSpan(
+        Effect.flatMap(
+          api.request({ method: "GET", path: "_apis/distributedtask/pools/0/agents", query: { agentName: name }, ok: [200] }),
+          (res) => Effect.flatMap(decodeRunners(res), (list) => single(res, list, `runners named ${JSON.stringify(name)}`))
+        ),
+        "ScaleSetClient.getRunnerByName",
+        { name }
+      )
 
-    const removeRunner = Effect.fn("ScaleSetClient.removeRunner")(function*(id: number) {
-      yield* Effect.annotateCurrentSpan({ runnerId: id })
-      yield* api.request({ method: "DELETE", path: `_apis/distributedtask/pools/0/agents/${id}`, ok: [204] })
-    })
+    const removeRunner = (id: number) =>
+      withOperationSpan(
+        Effect.asVoid(api.request({ method: "DELETE", path: `_apis/distributedtask/pools/0/agents/${id}`, ok: [204] })),
+        "ScaleSetClient.removeRunner",
+        { runnerId: id }
+      )
 
     const createMessageSession = (scaleSetId: number, owner: string, sessionOptions?: MessageSession.MessageSessionOptions) =>
-      MessageSession.make(api, scaleSetId, owner, { ...options.session, ...sessionOptions }).pipe(
-        Effect.withSpan("ScaleSetClient.createMessageSession", { attributes: { scaleSetId, owner }, captureStackTrace: false })
+      withOperationSpan(
+        MessageSession.make(api, scaleSetId, owner, { ...options.session, ...sessionOptions }),
+        "ScaleSetClient.createMessageSession",
+        { scaleSetId, owner }
       )
 
     const setSystemInfo = (next: SystemInfo.SystemInfo) =>
-      Effect.zipRight(Ref.set(info, next), Ref.set(userAgent, SystemInfo.userAgent(next)))
+      Effect.zipRight(Ref.set(info, next), Effect.sync(() => void (userAgent = SystemInfo.userAgent(next))))
 
     return ScaleSetClient.of({
       config,
@@ -332,11 +389,11 @@ export const make = (
       createMessageSession,
       systemInfo: Ref.get(info),
       setSystemInfo,
-      debugInfo: Effect.map(Ref.get(userAgent), (ua) =>
+      debugInfo: Effect.sync(() =>
         JSON.stringify({
           has_proxy: options.transport?.hasProxy ?? false,
           has_root_ca: options.transport?.hasRootCa ?? false,
-          system_info: ua
+          system_info: userAgent
         })),
       tokenRefreshes: tokens.refreshes
     })

@@ -111,7 +111,11 @@ export const RunnerGroup = Schema.Struct({ id: int, name: str, size: int, isDefa
 export interface RunnerGroup extends Schema.Schema.Type<typeof RunnerGroup> {}
 
 /** @since 0.1.0 @category schemas */
-export const RunnerReference = Schema.Struct({ id: int, name: str, runnerScaleSetId: int })
+export const RunnerReference = Lenient.struct("RunnerReference", {
+  id: Lenient.number,
+  name: Lenient.string,
+  runnerScaleSetId: Lenient.number
+})
 /** @since 0.1.0 @category models */
 export interface RunnerReference extends Schema.Schema.Type<typeof RunnerReference> {}
 
@@ -126,13 +130,14 @@ export const ListOf = <A, I>(item: Schema.Schema<A, I>) =>
 
 /**
  * A just-in-time runner configuration. `encodedJITConfig` is a secret until the runner consumed it.
+ * A lenient record (internal/lenient.ts): one is fetched per runner started, often many at once.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const RunnerScaleSetJitRunnerConfig = Schema.Struct({
-  runner: Schema.optionalWith(RunnerReference, { as: "Option", nullable: true }),
-  encodedJITConfig: zero(Schema.Redacted(Schema.String), () => Redacted.make(""))
+export const RunnerScaleSetJitRunnerConfig = Lenient.struct("RunnerScaleSetJitRunnerConfig", {
+  runner: Lenient.option(RunnerReference),
+  encodedJITConfig: Lenient.redacted
 })
 /** @since 0.1.0 @category models */
 export interface RunnerScaleSetJitRunnerConfig extends Schema.Schema.Type<typeof RunnerScaleSetJitRunnerConfig> {}

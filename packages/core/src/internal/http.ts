@@ -4,9 +4,8 @@
  * and Schema decoding.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -60,15 +59,39 @@ export interface RawResponse {
   readonly attempts: number
 }
 
+/**
+ * A request as the pipeline hands it to a transport: an absolute, normalised URL, lower-case
+ * header names, the body as text.
+ */
+export interface TransportRequest {
+  readonly method: Method
+  readonly url: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string | undefined
+}
+
+/** A whole response, its body read as text; lower-case header names. */
+export interface TransportResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly text: string
+}
+
+/**
+ * Sends one request within a deadline (milliseconds). A transport failure is an `HttpClientError`;
+ * a missed deadline is a `RequestError` whose cause is a `TimeoutException`.
+ */
+export type Execute = (
+  request: TransportRequest,
+  deadlineMillis: number
+) => Effect.Effect<TransportResponse, HttpClientError.HttpClientError>
+
 export interface PipelineOptions {
-  /** The transport's own send with a deadline it enforces (else the deadline is a fiber per request). */
-  readonly execute?: ((
-    request: HttpClientRequest.HttpClientRequest,
-    deadline: Duration.Duration
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>) | undefined
+  /** The transport's own send (the Node layer's); else requests go through the `HttpClient`. */
+  readonly execute?: Execute | undefined
   readonly retry: Retry.RetryOptions
   readonly timeout: Duration.DurationInput
-  readonly userAgent: Effect.Effect<string>
+  readonly userAgent: () => string
 }
 
 /** A failed attempt, before retries are decided. */
@@ -234,6 +257,25 @@ const withDeadline = <E2>(duration: Duration.Duration, onTimeout: () => E2) =>
     }))
 
 /**
+ * An `Execute` over any `HttpClient` (the platform's, a test's): the request is built as a platform
+ * request and the deadline is a timer racing the exchange.
+ */
+export const executeWith = (client: HttpClient.HttpClient): Execute => (spec, deadline) => {
+  let request = HttpClientRequest.make(spec.method)(spec.url, { headers: spec.headers })
+  if (spec.body !== undefined) {
+    request = HttpClientRequest.bodyText(request, spec.body, spec.headers["content-type"] ?? "application/json")
+  }
+  const exchange = Effect.flatMap(client.execute(request), (response) =>
+    Effect.map(response.text, (text): TransportResponse => ({ status: response.status, headers: response.headers, text })))
+  return withDeadline(Duration.millis(deadline), () =>
+    new HttpClientError.RequestError({
+      request,
+      reason: "Transport",
+      cause: new Cause.TimeoutException(`no answer within ${deadline} ms`)
+    }))(exchange)
+}
+
+/**
  * Annotates the operation's span, if there is one, and succeeds with `value`. Read from the fiber's
  * context directly: `Effect.annotateCurrentSpan` builds an exception (with a stack) when there is
  * no span, and this runs for every request.
@@ -255,6 +297,8 @@ export interface Pipeline {
   readonly send: (spec: RequestSpec) => Effect.Effect<RawResponse, ErrorFromStatus>
 }
 
+const deadlineMillis = (timeout: Duration.DurationInput) => Math.max(1, Math.ceil(Duration.toMillis(Duration.decode(timeout))))
+
 export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOptions): Pipeline => {
   const schedules = new Map<Retry.RetryOptions, ReturnType<typeof Retry.requestSchedule>>()
   const scheduleFor = (retry: Retry.RetryOptions) => {
@@ -265,31 +309,31 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
     }
     return schedule
   }
-  const defaultTimeout = Duration.decode(options.timeout)
-  const execute = options.execute
+  const defaultDeadline = deadlineMillis(options.timeout)
+  const execute = options.execute ?? executeWith(client)
 
   const send = (spec: RequestSpec): Effect.Effect<RawResponse, ErrorFromStatus> =>
     Effect.suspend(() => {
       let attempts = 0
-      const timeout = spec.timeout === undefined ? defaultTimeout : Duration.decode(spec.timeout)
+      const deadline = spec.timeout === undefined ? defaultDeadline : deadlineMillis(spec.timeout)
       const isOk = (status: number) => spec.ok ? spec.ok.includes(status) : status >= 200 && status < 300
-      const timedOut = () =>
-        new AttemptFailure({
-          retryable: true,
-          retryAfter: Option.none(),
-          response: undefined,
-          reason: "Timeout",
-          detail: `no answer within ${Duration.format(timeout)}`
-        })
       const transportFailure = (error: HttpClientError.HttpClientError) =>
-        Cause.isTimeoutException(error.cause) ? Effect.fail(timedOut()) : Effect.fail(
-          new AttemptFailure({
-            retryable: (error._tag === "ResponseError" || error.reason === "Transport") && !isPermanentTransportError(error),
-            retryAfter: Option.none(),
-            response: undefined,
-            reason: "Transport",
-            detail: transportDetail(error)
-          })
+        Effect.fail(
+          Cause.isTimeoutException(error.cause)
+            ? new AttemptFailure({
+              retryable: true,
+              retryAfter: Option.none(),
+              response: undefined,
+              reason: "Timeout",
+              detail: `no answer within ${Duration.format(Duration.millis(deadline))}`
+            })
+            : new AttemptFailure({
+              retryable: (error._tag === "ResponseError" || error.reason === "Transport") && !isPermanentTransportError(error),
+              retryAfter: Option.none(),
+              response: undefined,
+              reason: "Transport",
+              detail: transportDetail(error)
+            })
         )
       const statusFailure = (response: RawResponse) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -304,31 +348,35 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
               detail: undefined
             })
           ))
+      // the wire's header names are lower-case; a JSON body sets its content type
+      const headers: Record<string, string> = {}
+      for (const name in spec.headers) headers[name.toLowerCase()] = spec.headers[name]!
+      let body: string | undefined
+      if (spec.json !== undefined) {
+        body = JSON.stringify(spec.json)
+        headers["content-type"] = "application/json"
+      } else if (spec.emptyBody) {
+        body = ""
+        headers["content-type"] ??= "application/json"
+      }
       // plain combinators, not a generator: this runs for every request
-      const attempt: Effect.Effect<RawResponse, AttemptFailure> = Effect.flatMap(options.userAgent, (userAgent) => {
+      const attempt: Effect.Effect<RawResponse, AttemptFailure> = Effect.suspend(() => {
         attempts++
-        let request = HttpClientRequest.make(spec.method)(spec.url, { headers: { ...spec.headers, "User-Agent": userAgent } })
-        if (spec.json !== undefined) {
-          request = HttpClientRequest.bodyText(request, JSON.stringify(spec.json), "application/json")
-        } else if (spec.emptyBody) {
-          request = HttpClientRequest.bodyText(request, "", spec.headers["Content-Type"] ?? "application/json")
-        }
-        const read = (response: HttpClientResponse.HttpClientResponse) =>
-          Effect.map(response.text, (text): RawResponse => ({
-            method: spec.method,
-            url: spec.url,
-            status: response.status,
-            headers: response.headers,
-            text: stripBom(text),
-            attempts
-          }))
-        const exchange = execute === undefined
-          ? withDeadline(timeout, timedOut)(Effect.flatMap(client.execute(request), read))
-          : Effect.flatMap(execute(request, timeout), read)
-        return exchange.pipe(
-          Effect.catchTag("RequestError", "ResponseError", transportFailure),
-          Effect.flatMap((response) => isOk(response.status) ? Effect.succeed(response) : statusFailure(response))
-        )
+        headers["user-agent"] = options.userAgent()
+        return Effect.matchEffect(execute({ method: spec.method, url: spec.url, headers, body }, deadline), {
+          onFailure: transportFailure,
+          onSuccess: (response) => {
+            const res: RawResponse = {
+              method: spec.method,
+              url: spec.url,
+              status: response.status,
+              headers: response.headers,
+              text: stripBom(response.text),
+              attempts
+            }
+            return isOk(res.status) ? Effect.succeed(res) : statusFailure(res)
+          }
+        })
       })
       // the retry schedule starts only after a failure, which it is fed first: the common case (one
       // attempt that succeeds) does not pay for a schedule driver

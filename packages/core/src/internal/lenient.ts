@@ -7,7 +7,9 @@
  * compiles its decoding loop to straight-line code once (see `compile`), and common RFC 3339 times
  * are read without `new Date(string)` (see `parseTime`): both keep exactly the interpreted results.
  */
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
 
@@ -147,6 +149,28 @@ export const time: Field<Date | undefined, true> = {
     return Number.isNaN(date.getTime()) ? INVALID : date
   },
   encode: (d) => d?.toISOString()
+}
+
+/** A secret string: absent and null are an empty secret. */
+export const redacted: Field<Redacted.Redacted<string>> = field(
+  "a string",
+  (u) => (u == null ? Redacted.make("") : typeof u === "string" ? Redacted.make(u) : INVALID),
+  (r) => Redacted.value(r)
+)
+
+/** A nested record as an `Option`: absent and null are `None`. */
+export const option = <A, I>(schema: Schema.Schema<A, I>): Field<Option.Option<A>> => {
+  const decode = ParseResult.decodeUnknownEither(schema)
+  const encode = ParseResult.encodeUnknownEither(schema)
+  return field(`${String(schema.ast)} or null`, (u) => {
+    if (u == null) return Option.none()
+    const result = decode(u)
+    return result._tag === "Right" ? Option.some(result.right) : INVALID
+  }, (a) => {
+    if (Option.isNone(a)) return null
+    const result = encode(a.value)
+    return result._tag === "Right" ? result.right : null
+  })
 }
 
 /** A nested record that may be absent or null (an absent key then). */

@@ -14,6 +14,7 @@ import * as GitHubConfig from "../GitHubConfig.js"
 import * as ScaleSetSchema from "../ScaleSetSchema.js"
 import { AuthError, type ResponseDecodeError } from "../ScaleSetError.js"
 import { decodeJson, type ErrorFromStatus, type Pipeline } from "./http.js"
+import { withOperationSpan } from "./span.js"
 
 export interface AdminConnection {
   readonly serviceUrl: string
@@ -116,7 +117,8 @@ export const make = (options: {
       })
       refreshes++
       return { serviceUrl: admin.url, token: admin.token, expiresAt } satisfies AdminConnection
-    }).pipe(Effect.withSpan("ScaleSetClient.refreshAdminToken"))
+    })
+    const tracedChain = withOperationSpan(chain, "ScaleSetClient.refreshAdminToken")
 
     const fresh = (current: Option.Option<AdminConnection>, now: number) =>
       Option.filter(current, (c) => c.expiresAt - REFRESH_BEFORE_MS > now)
@@ -130,7 +132,7 @@ export const make = (options: {
         Effect.gen(function*() {
           const valid = fresh(previous, yield* Clock.currentTimeMillis)
           if (Option.isSome(valid)) return [valid.value, previous] as const
-          const next = yield* chain
+          const next = yield* tracedChain
           return [next, Option.some(next)] as const
         }))
     })

@@ -11,14 +11,13 @@ import * as Cookies from "@effect/platform/Cookies"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
 import type * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import { causeCode } from "@scaleset/core/ScaleSetError"
 import * as Cause from "effect/Cause"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Inspectable from "effect/Inspectable"
@@ -152,50 +151,70 @@ class BufferedResponse extends Inspectable.Class implements HttpClientResponse.H
   }
 }
 
+/** What undici answered: status, headers and the whole body. */
+interface Exchange {
+  readonly status: number
+  readonly headers: RawHeaders
+  readonly body: Buffer
+}
+
+interface Target {
+  readonly origin: string
+  readonly path: string
+  readonly method: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string | Uint8Array | undefined
+}
+
+/**
+ * One exchange on the dispatcher, the body buffered whole. `request` builds the platform request
+ * that errors carry, only when there is an error.
+ */
 const dispatch = (
   dispatcher: Dispatcher,
-  request: HttpClientRequest.HttpClientRequest,
-  url: URL,
-  body: string | Uint8Array | undefined,
+  target: Target,
+  request: () => HttpClientRequest.HttpClientRequest,
   /** Milliseconds before the request is aborted and fails with a `TimeoutException` cause. */
   deadline: number | undefined
-): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
+): Effect.Effect<Exchange, HttpClientError.HttpClientError> =>
   Effect.async((resume) => {
     let controller: Dispatcher.DispatchController | undefined
     let done = false
     let status = 0
     let headers: RawHeaders = {}
     const chunks: Array<Buffer> = []
-    const finish = (result: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>) => {
+    const finish = (result: Effect.Effect<Exchange, HttpClientError.HttpClientError>) => {
       if (done) return
       done = true
       if (timer !== undefined) clearTimeout(timer)
       resume(result)
     }
-    const fail = (cause: unknown) =>
+    const fail = (cause: unknown) => {
+      const req = request()
       finish(Effect.fail(
         status === 0
-          ? new HttpClientError.RequestError({ request, reason: "Transport", cause: explain(cause) })
+          ? new HttpClientError.RequestError({ request: req, reason: "Transport", cause: explain(cause) })
           : new HttpClientError.ResponseError({
-            request,
-            response: new BufferedResponse(request, status, headers, Buffer.alloc(0)),
+            request: req,
+            response: new BufferedResponse(req, status, headers, Buffer.alloc(0)),
             reason: "Decode",
             cause
           })
       ))
+    }
     const abort = (reason: string) => controller?.abort(new Error(reason))
     const timer = deadline === undefined ? undefined : setTimeout(() => {
       const cause = new Cause.TimeoutException(`no answer within ${deadline} ms`)
-      finish(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+      finish(Effect.fail(new HttpClientError.RequestError({ request: request(), reason: "Transport", cause })))
       abort("the request timed out")
     }, deadline)
     try {
       dispatcher.dispatch({
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: request.method as Dispatcher.HttpMethod,
-        headers: request.headers,
-        body: body ?? null
+        origin: target.origin,
+        path: target.path,
+        method: target.method as Dispatcher.HttpMethod,
+        headers: target.headers,
+        body: target.body ?? null
       }, {
         onRequestStart(c) {
           controller = c
@@ -209,8 +228,7 @@ const dispatch = (
           chunks.push(chunk)
         },
         onResponseEnd() {
-          const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
-          finish(Effect.succeed(new BufferedResponse(request, status, headers, all)))
+          finish(Effect.succeed({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }))
         },
         onResponseError(_, error) {
           fail(error)
@@ -226,11 +244,36 @@ const dispatch = (
     })
   })
 
+/** Header values as one string each (repeated headers joined, as the platform's `Headers` does). */
+const flatHeaders = (raw: RawHeaders): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const name in raw) {
+    const value = raw[name]
+    if (value !== undefined) out[name] = typeof value === "string" ? value : value.join(", ")
+  }
+  return out
+}
+
 /**
- * An `HttpClient` on an undici dispatcher, and the same send with a per-request deadline (for the
- * scale set client's pipeline, which then needs no fiber per request to time it). Certificate
- * failures are explained (what to configure) and keep their TLS code. Streamed and multipart
- * bodies go through the platform's client, loaded on first use.
+ * Origin and path of a URL the pipeline built (absolute and normalised): split as text, which is
+ * what `new URL` would give for these, without parsing; anything unusual is parsed.
+ */
+export const splitUrl = (url: string): { readonly origin: string; readonly path: string } => {
+  const authority = url.indexOf("//") + 2
+  let end = authority
+  while (end < url.length && url[end] !== "/" && url[end] !== "?" && url[end] !== "#") end++
+  if (authority === 1 || url.includes("@") || url.includes("#") || url[end] !== "/") {
+    const parsed = new URL(url)
+    return { origin: parsed.origin, path: parsed.pathname + parsed.search }
+  }
+  return { origin: url.slice(0, end), path: url.slice(end) }
+}
+
+/**
+ * An `HttpClient` on an undici dispatcher, and the pipeline's send with a per-request deadline
+ * (plain records in and out, no fiber to time it). Certificate failures are explained (what to
+ * configure) and keep their TLS code. Streamed and multipart bodies go through the platform's
+ * client, loaded on first use.
  */
 export const make = (dispatcher: Dispatcher): {
   readonly client: HttpClient.HttpClient
@@ -246,40 +289,32 @@ export const make = (dispatcher: Dispatcher): {
         : Effect.succeed(platform),
       (client) => client.execute(request)
     )
-  const send = (
-    request: HttpClientRequest.HttpClientRequest,
-    deadline: number | undefined
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
+  const send = (request: HttpClientRequest.HttpClientRequest): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
     const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
     if (Either.isLeft(url)) {
       return Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: url.left }))
     }
     const body = request.body
-    switch (body._tag) {
-      case "Empty":
-        return dispatch(dispatcher, request, url.right, undefined, deadline)
-      case "Uint8Array":
-        return dispatch(dispatcher, request, url.right, body.body, deadline)
-      case "Raw":
-        if (typeof body.body === "string" || body.body instanceof Uint8Array) {
-          return dispatch(dispatcher, request, url.right, body.body, deadline)
-        }
-    }
-    return deadline === undefined ? viaPlatform(request) : Effect.timeoutFail(viaPlatform(request), {
-      duration: deadline,
-      onTimeout: () =>
-        new HttpClientError.RequestError({
-          request,
-          reason: "Transport",
-          cause: new Cause.TimeoutException(`no answer within ${deadline} ms`)
-        })
-    })
+    const payload = body._tag === "Empty"
+      ? undefined
+      : body._tag === "Uint8Array" || (body._tag === "Raw" && (typeof body.body === "string" || body.body instanceof Uint8Array))
+      ? body.body as string | Uint8Array
+      : null
+    if (payload === null) return viaPlatform(request)
+    const target = { origin: url.right.origin, path: url.right.pathname + url.right.search, method: request.method, headers: request.headers, body: payload }
+    return Effect.map(dispatch(dispatcher, target, () => request, undefined), (exchange) =>
+      new BufferedResponse(request, exchange.status, exchange.headers, exchange.body))
+  }
+  const execute: ScaleSetClient.Execute = (spec, deadline) => {
+    const { origin, path } = splitUrl(spec.url)
+    const request = () => HttpClientRequest.make(spec.method)(spec.url, { headers: spec.headers })
+    return Effect.map(
+      dispatch(dispatcher, { origin, path, method: spec.method, headers: spec.headers, body: spec.body }, request, deadline),
+      (exchange) => ({ status: exchange.status, headers: flatHeaders(exchange.headers), text: exchange.body.toString("utf8") })
+    )
   }
   return {
-    client: HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
-      Effect.flatMap((request) => send(request, undefined)),
-      Effect.succeed
-    ),
-    execute: (request, deadline) => send(request, Math.max(1, Math.ceil(Duration.toMillis(deadline))))
+    client: HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(Effect.flatMap(send), Effect.succeed),
+    execute
   }
 }

@@ -1,0 +1,27 @@
+/**
+ * Spans of the library's own operations (client calls, queue polls and acknowledgements).
+ *
+ * Effect's built-in tracer keeps each span in memory and hands it to no one; making one (random
+ * ids, a context copy, two clock reads) cost as much as the rest of a request's pipeline. So
+ * under the built-in tracer an operation runs without a span, and with a tracer installed
+ * (OpenTelemetry, a test's) every operation has its span, attributes and status. Only operations
+ * that run no user code use this: a handler can always read its `Effect.currentSpan`.
+ */
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
+import * as Effect from "effect/Effect"
+import * as Tracer from "effect/Tracer"
+
+const builtIn = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+
+export type Attributes = Readonly<Record<string, unknown>>
+
+/** Runs `self` in a span named `name` (no stack captured), unless the tracer is the built-in one. */
+export const withOperationSpan = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  name: string,
+  attributes?: Attributes
+): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) =>
+    fiber.currentTracer === builtIn ? self : Effect.withSpan(self, name, { attributes, captureStackTrace: false })
+  )
