@@ -29,8 +29,9 @@ import {
   decodeJson,
   describeParseError,
   errorFromResponse,
-  joinUrl,
-  withQuery,
+  joinBase,
+  lastBase,
+  withBaseQuery,
   type RawResponse,
   requestContext
 } from "./internal/http.js"
@@ -306,6 +307,7 @@ export const make = (
                 })
               )))))
 
+    const queueBase = lastBase()
     const queueHeaders = (session: ScaleSetSchema.RunnerScaleSetSession) => ({
       Authorization: `Bearer ${Redacted.value(session.messageQueueAccessToken)}`
     })
@@ -323,7 +325,7 @@ export const make = (
           (session) =>
             api.pipeline.send({
               method: "GET",
-              url: withQuery(session.messageQueueUrl, lastMessageId > 0 ? { lastMessageId } : {}),
+              url: withBaseQuery(queueBase(session.messageQueueUrl), lastMessageId > 0 ? { lastMessageId } : undefined),
               headers: {
                 ...queueHeaders(session),
                 Accept: "application/json; api-version=6.0-preview",
@@ -341,7 +343,7 @@ export const make = (
         (session) =>
           api.pipeline.send({
             method: "DELETE",
-            url: joinUrl(session.messageQueueUrl, String(messageId)),
+            url: joinBase(queueBase(session.messageQueueUrl), String(messageId)),
             headers: { ...queueHeaders(session), "Content-Type": "application/json" },
             ok: [204, 401],
             ...(retry === undefined ? {} : { retry }),

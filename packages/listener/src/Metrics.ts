@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type * as ScaleSetSchema from "@scaleset/core/ScaleSetSchema"
+import * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
@@ -124,38 +125,52 @@ const seconds = (from: Date | undefined, to: Date | undefined): number | undefin
   from === undefined || to === undefined ? undefined : (to.getTime() - from.getTime()) / 1000
 
 /**
- * Tagged metrics by their label values, so a job's metrics are looked up rather than made (and
- * hashed) anew for every job, and listeners with the same labels share them (a tagged metric holds
- * a hashed label set: kilobytes, for each of a thousand listeners). Label sets repeat (workflow,
- * job name, result); the cache is bounded all the same.
+ * A metric's label sets by their values, each one array kept for good: the metric finds its
+ * registry entry by the array's identity (a new array per update, as `Metric.taggedWithLabels`
+ * makes, hashes the whole key again every time). Listeners with the same labels share them. Job
+ * label sets repeat (workflow, job name, result); the cache is bounded all the same.
  */
-const taggedCache = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, max = 1000) => {
-  const cache = new Map<string, Metric.Metric<Type, In, Out>>()
-  return (labels: ReadonlyArray<MetricLabel.MetricLabel>): Metric.Metric<Type, In, Out> => {
-    const key = labels.map((l) => l.value).join("\u0000")
-    let tagged = cache.get(key)
-    if (tagged === undefined) {
+const labelled = <In>(
+  metric: Pick<Metric.Metric<unknown, In, unknown>, "unsafeUpdate">,
+  max = 1000
+) => {
+  interface Entry {
+    readonly tags: ReadonlyArray<MetricLabel.MetricLabel>
+    /** With the fiber's labels (`Effect.tagMetrics`) after them, by the fiber's array. */
+    readonly withExtra: WeakMap<ReadonlyArray<MetricLabel.MetricLabel>, ReadonlyArray<MetricLabel.MetricLabel>>
+  }
+  const cache = new Map<string, Entry>()
+  return (key: string, tags: () => ReadonlyArray<MetricLabel.MetricLabel>, value: In, extra: ReadonlyArray<MetricLabel.MetricLabel>) => {
+    let entry = cache.get(key)
+    if (entry === undefined) {
       if (cache.size >= max) cache.clear()
-      tagged = Metric.taggedWithLabels(metric, labels)
-      cache.set(key, tagged)
+      entry = { tags: tags(), withExtra: new WeakMap() }
+      cache.set(key, entry)
     }
-    return tagged
+    let all = entry.tags
+    if (extra.length > 0) {
+      all = entry.withExtra.get(extra) ?? Arr.union(entry.tags, extra)
+      entry.withExtra.set(extra, all)
+    }
+    metric.unsafeUpdate(value, all)
   }
 }
 
-const started = taggedCache(startedJobsTotal)
-const startup = taggedCache(jobStartupDurationSeconds)
-const completed = taggedCache(completedJobsTotal)
-const execution = taggedCache(jobExecutionDurationSeconds)
+const started = labelled(startedJobsTotal)
+const startup = labelled(jobStartupDurationSeconds)
+const completed = labelled(completedJobsTotal)
+const execution = labelled(jobExecutionDurationSeconds)
 const gauges = {
-  assigned: taggedCache(assignedJobs),
-  running: taggedCache(runningJobs),
-  registered: taggedCache(registeredRunners),
-  busy: taggedCache(busyRunners),
-  idle: taggedCache(idleRunners),
-  desired: taggedCache(desiredRunners),
-  max: taggedCache(maxRunners)
+  assigned: labelled(assignedJobs),
+  running: labelled(runningJobs),
+  registered: labelled(registeredRunners),
+  busy: labelled(busyRunners),
+  idle: labelled(idleRunners),
+  desired: labelled(desiredRunners),
+  max: labelled(maxRunners)
 }
+
+const keyOf = (values: ReadonlyArray<string | undefined>) => values.map((v) => v ?? "").join("\u0000")
 
 /**
  * A recorder that updates the `gha_*` metrics above with the given labels.
@@ -165,6 +180,9 @@ const gauges = {
  */
 export const recorder = (labels: Labels = {}): Recorder => {
   const common = commonLabels(labels)
+  const commonKey = keyOf([labels.name, labels.namespace, labels.enterprise, labels.organization, labels.repository])
+  const jobKey = (job: ScaleSetSchema.JobStarted | ScaleSetSchema.JobCompleted) =>
+    keyOf([labels.name, labels.namespace, labels.enterprise, job.ownerName, job.repositoryName, job.jobDisplayName, job.jobWorkflowRef, job.eventName])
   // one synchronous step per record (this runs per message), with the fiber's metric labels
   // (`Effect.tagMetrics`) as `Metric.update` would add them
   const updating = (f: (extra: ReadonlyArray<MetricLabel.MetricLabel>) => void) =>
@@ -173,44 +191,39 @@ export const recorder = (labels: Labels = {}): Recorder => {
       return Effect.void
     })
   // gauges are set on every poll with values that rarely change: set only what changed
-  const last = new Map<Metric.Metric.Gauge<number>, number>()
-  const setChanged = (gauge: Metric.Metric.Gauge<number>, value: number, extra: ReadonlyArray<MetricLabel.MetricLabel>) => {
+  const last = new Map<unknown, number>()
+  const setChanged = (gauge: ReturnType<typeof labelled<number>>, value: number, extra: ReadonlyArray<MetricLabel.MetricLabel>) => {
     if (last.get(gauge) === value) return
     last.set(gauge, value)
-    gauge.unsafeUpdate(value, extra)
+    gauge(commonKey, () => common, value, extra)
   }
-  const assigned = gauges.assigned(common)
-  const running = gauges.running(common)
-  const registered = gauges.registered(common)
-  const busy = gauges.busy(common)
-  const idle = gauges.idle(common)
-  const desired = gauges.desired(common)
-  const max = gauges.max(common)
   return {
     recordStatistics: (s) =>
       updating((extra) => {
-        setChanged(assigned, s.totalAssignedJobs, extra)
-        setChanged(running, s.totalRunningJobs, extra)
-        setChanged(registered, s.totalRegisteredRunners, extra)
-        setChanged(busy, s.totalBusyRunners, extra)
-        setChanged(idle, s.totalIdleRunners, extra)
+        setChanged(gauges.assigned, s.totalAssignedJobs, extra)
+        setChanged(gauges.running, s.totalRunningJobs, extra)
+        setChanged(gauges.registered, s.totalRegisteredRunners, extra)
+        setChanged(gauges.busy, s.totalBusyRunners, extra)
+        setChanged(gauges.idle, s.totalIdleRunners, extra)
       }),
     recordJobStarted: (job) =>
       updating((extra) => {
-        const tags = jobLabels(labels, job)
+        const key = jobKey(job)
+        const tags = () => jobLabels(labels, job)
+        started(key, tags, 1, extra)
         const startupSeconds = seconds(job.scaleSetAssignTime, job.runnerAssignTime)
-        started(tags).unsafeUpdate(1, extra)
-        if (startupSeconds !== undefined) startup(tags).unsafeUpdate(startupSeconds, extra)
+        if (startupSeconds !== undefined) startup(key, tags, startupSeconds, extra)
       }),
     recordJobCompleted: (job) =>
       updating((extra) => {
-        const tags = [...jobLabels(labels, job), label("job_result", job.result)]
+        const key = `${jobKey(job)}\u0000${job.result}`
+        const tags = () => [...jobLabels(labels, job), label("job_result", job.result)]
+        completed(key, tags, 1, extra)
         const executionSeconds = seconds(job.runnerAssignTime, job.finishTime)
-        completed(tags).unsafeUpdate(1, extra)
-        if (executionSeconds !== undefined) execution(tags).unsafeUpdate(executionSeconds, extra)
+        if (executionSeconds !== undefined) execution(key, tags, executionSeconds, extra)
       }),
-    recordDesiredRunners: (count) => updating((extra) => setChanged(desired, count, extra)),
-    recordMaxRunners: (count) => updating((extra) => setChanged(max, count, extra))
+    recordDesiredRunners: (count) => updating((extra) => setChanged(gauges.desired, count, extra)),
+    recordMaxRunners: (count) => updating((extra) => setChanged(gauges.max, count, extra))
   }
 }
 

@@ -354,6 +354,40 @@ describe("Listener metrics", () => {
     }))
 })
 
+describe("Listener metrics with fiber labels", () => {
+  it.effect("labels from Effect.tagMetrics are added after the listener's own, message after message", () =>
+    Effect.gen(function*() {
+      const labels: Metrics.Labels = { name: `set-${Math.random().toString(36).slice(2)}` }
+      const completed = (id: number) =>
+        job("JobCompleted", id, {
+          result: "failed",
+          runnerId: 1,
+          runnerName: "r",
+          runnerAssignTime: "2024-05-01T12:00:10Z",
+          finishTime: "2024-05-01T12:00:40Z"
+        })
+      const h = yield* makeHarness(
+        scenario({ getMessage: [{ return: msg(1, 1, { completed: [completed(1)] }) }, { return: msg(2, 1, { completed: [completed(2)] }) }] }),
+        { exhaustedGetMessageCancels: false }
+      )
+      yield* Listener.events(h.session, { maxRunners: 3, labels }).pipe(
+        Stream.takeUntil((event) => event._tag === "JobCompleted" && event.job.runnerRequestId === 2),
+        Stream.runDrain,
+        Effect.tagMetrics("host", "h1")
+      )
+      const host = MetricLabel.make("host", "h1")
+      const tags = [...Metrics.jobLabels(labels, decodeCompleted(completed(1))), MetricLabel.make("job_result", "failed"), host]
+      const count = yield* Metric.value(Metric.taggedWithLabels(Metrics.completedJobsTotal, tags))
+      assert.strictEqual(count.count, 2)
+      const execution = yield* Metric.value(Metric.taggedWithLabels(Metrics.jobExecutionDurationSeconds, tags))
+      assert.strictEqual(execution.sum, 60)
+      const withoutHost = yield* Metric.value(Metric.taggedWithLabels(Metrics.completedJobsTotal, tags.slice(0, -1)))
+      assert.strictEqual(withoutHost.count, 0)
+      const max = yield* Metric.value(Metric.taggedWithLabels(Metrics.maxRunners, [...Metrics.commonLabels(labels), host]))
+      assert.strictEqual(max.value, 3)
+    }))
+})
+
 describe("Listener.runFromClient", () => {
   it.effect("opens the session in a scope and deletes it when interrupted", () =>
     Effect.gen(function*() {

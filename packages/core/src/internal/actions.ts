@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as Retry from "../Retry.js"
 import type { Duration } from "effect"
-import { joinUrl, type Method, type Pipeline, type RawResponse } from "./http.js"
+import { joinBase, lastBase, type Method, type Pipeline, type RawResponse } from "./http.js"
 import type { TokenChain, TokenChainError } from "./tokenChain.js"
 
 export const API_VERSION = "6.0-preview"
@@ -29,25 +29,28 @@ export interface ActionsApi {
   readonly request: (request: ActionsRequest) => Effect.Effect<RawResponse, TokenChainError>
 }
 
-export const make = (pipeline: Pipeline, tokens: TokenChain): ActionsApi => ({
-  pipeline,
-  tokens,
-  request: (request) =>
-    Effect.flatMap(tokens.get, (admin) =>
-      pipeline.send({
-        method: request.method,
-        url: joinUrl(
-          admin.serviceUrl,
-          request.path,
-          request.path.includes("api-version=") ? request.query : { ...request.query, "api-version": API_VERSION }
-        ),
-        headers: {
-          Authorization: `Bearer ${Redacted.value(request.token ?? admin.token)}`,
-          "Content-Type": "application/json"
-        },
-        ...(request.json === undefined ? {} : { json: request.json }),
-        ...(request.ok === undefined ? {} : { ok: request.ok }),
-        ...(request.retry === undefined ? {} : { retry: request.retry }),
-        ...(request.timeout === undefined ? {} : { timeout: request.timeout })
-      }))
-})
+export const make = (pipeline: Pipeline, tokens: TokenChain): ActionsApi => {
+  const serviceBase = lastBase()
+  return {
+    pipeline,
+    tokens,
+    request: (request) =>
+      Effect.flatMap(tokens.get, (admin) =>
+        pipeline.send({
+          method: request.method,
+          url: joinBase(
+            serviceBase(admin.serviceUrl),
+            request.path,
+            request.path.includes("api-version=") ? request.query : { ...request.query, "api-version": API_VERSION }
+          ),
+          headers: {
+            Authorization: `Bearer ${Redacted.value(request.token ?? admin.token)}`,
+            "Content-Type": "application/json"
+          },
+          ...(request.json === undefined ? {} : { json: request.json }),
+          ...(request.ok === undefined ? {} : { ok: request.ok }),
+          ...(request.retry === undefined ? {} : { retry: request.retry }),
+          ...(request.timeout === undefined ? {} : { timeout: request.timeout })
+        }))
+  }
+}

@@ -412,6 +412,62 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
 
 type Query = Record<string, string | number | undefined>
 
+const queryText = (search: string, query: Query | undefined): string => {
+  let text = search
+  if (query) {
+    for (const key in query) {
+      const value = query[key]
+      if (value !== undefined) {
+        text += `${text === "" ? "" : "&"}${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`
+      }
+    }
+  }
+  return text === "" ? "" : `?${text}`
+}
+
+/**
+ * A base URL (the service URL, a queue URL) parsed once for the URLs built on it, request after
+ * request: the same text `joinUrl` and `withQuery` give, without parsing it again.
+ */
+export interface BaseUrl {
+  readonly base: string
+  /** The URL without its query, or `undefined` when it has a fragment (then every URL is parsed). */
+  readonly href: string | undefined
+  /** `href` without the path's trailing `/`. */
+  readonly prefix: string
+  /** The base's own query, without `?`. */
+  readonly search: string
+}
+
+export const parseBase = (base: string): BaseUrl => {
+  const url = new URL(base)
+  const search = url.search.length > 1 ? url.search.slice(1) : ""
+  url.search = ""
+  const href = url.toString()
+  const pathname = url.pathname
+  const prefix = href.slice(0, href.length - pathname.length) + (pathname.endsWith("/") ? pathname.slice(0, -1) : pathname)
+  return { base, href: url.hash === "" ? href : undefined, prefix, search }
+}
+
+/** `parseBase` remembering the last base: a client's service URL, a session's queue URL. */
+export const lastBase = (): (base: string) => BaseUrl => {
+  let last: BaseUrl | undefined
+  return (base) => last !== undefined && last.base === base ? last : (last = parseBase(base))
+}
+
+/** Path segments that the URL parser keeps as they are (no dots, nothing to escape). */
+const plainPath = /^[A-Za-z0-9_\-/]*$/
+
+/** Joins a path onto a base URL without doubling `/`, keeping the base's query. */
+export const joinBase = (base: BaseUrl, path: string, query?: Query): string =>
+  base.href !== undefined && plainPath.test(path)
+    ? `${base.prefix}/${path.replace(/^\/+/, "")}${queryText(base.search, query)}`
+    : joinUrl(base.base, path, query)
+
+/** Adds query parameters (each value URL-encoded) to a base URL, keeping the ones it has. */
+export const withBaseQuery = (base: BaseUrl, query?: Query): string =>
+  base.href !== undefined ? `${base.href}${queryText(base.search, query)}` : withQuery(base.base, query)
+
 /** Joins a path onto a base URL without doubling `/`, keeping the base's query. */
 export const joinUrl = (base: string, path: string, query?: Query): string => {
   const url = new URL(base)
@@ -423,13 +479,7 @@ export const joinUrl = (base: string, path: string, query?: Query): string => {
 /** Adds query parameters (each value URL-encoded) to a URL, keeping the ones it has. */
 export const withQuery = (base: string | URL, query?: Query): string => {
   const url = new URL(base)
-  const parts: Array<string> = []
-  if (url.search.length > 1) parts.push(url.search.slice(1))
-  if (query) {
-    for (const [key, value] of Object.entries(query)) {
-      if (value !== undefined) parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`)
-    }
-  }
+  const search = url.search.length > 1 ? url.search.slice(1) : ""
   url.search = ""
-  return `${url.toString()}${parts.length > 0 ? `?${parts.join("&")}` : ""}`
+  return `${url.toString()}${queryText(search, query)}`
 }
