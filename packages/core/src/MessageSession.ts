@@ -27,6 +27,7 @@ import type { ActionsApi } from "./internal/actions.js"
 import {
   decodeError,
   decodeJson,
+  decodeJsonSync,
   describeParseError,
   errorFromResponse,
   joinBase,
@@ -43,6 +44,13 @@ import { withOperationSpan } from "./internal/span.js"
  */
 export interface MessageSession {
   readonly scaleSetId: number
+  /**
+   * `true` when `getMessage` hands a message over with no interruption point after receiving it,
+   * as the client's sessions do (the answer is decoded synchronously). A listener then polls on
+   * its own fiber; otherwise on a child fiber, so that an interruption landing during the poll
+   * still finds the message the poll brought.
+   */
+  readonly atomicPoll?: boolean | undefined
   /** The current session (it changes when the session is refreshed or re-created). */
   readonly session: Effect.Effect<ScaleSetSchema.RunnerScaleSetSession>
   /**
@@ -89,7 +97,7 @@ const ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 const MAX_CAPACITY = 2 ** 31 - 1
 
 const decodeSession = decodeJson(ScaleSetSchema.RunnerScaleSetSession)
-const decodeEnvelope = decodeJson(ScaleSetSchema.MessageEnvelope)
+const decodeEnvelopeSync = decodeJsonSync(ScaleSetSchema.MessageEnvelope)
 const decodeAcquired = decodeJson(ScaleSetSchema.ListOf(Schema.Number))
 const jobDecoders: Record<
   ScaleSetSchema.JobMessage["messageType"],
@@ -115,61 +123,73 @@ const validateSession = (res: RawResponse, session: ScaleSetSchema.RunnerScaleSe
   return problem === undefined ? Effect.succeed(session) : Effect.fail(decodeError(res, problem))
 }
 
+type Decoded =
+  | { readonly _tag: "Message"; readonly message: ScaleSetSchema.RunnerScaleSetMessage; readonly skipped: ReadonlyArray<string> }
+  | { readonly _tag: "Error"; readonly error: ResponseDecodeError }
+
+/** The decoding itself, synchronous: it runs for every message. */
+const decodeMessageSync = (res: RawResponse): Decoded => {
+  const fail = (error: ResponseDecodeError): Decoded => ({ _tag: "Error", error })
+  const envelope = decodeEnvelopeSync(res)
+  if (envelope._tag === "Left") return fail(envelope.left)
+  const { messageId, messageType, body, statistics } = envelope.right
+  if (messageType !== "RunnerScaleSetJobMessages") {
+    return fail(decodeError(res, `unsupported message type ${JSON.stringify(messageType)}`))
+  }
+  const message = (jobs: ReadonlyArray<ScaleSetSchema.JobMessage>, skipped: ReadonlyArray<string>): Decoded => ({
+    _tag: "Message",
+    message: { messageId, messageType, statistics, jobs },
+    skipped
+  })
+  if (body.trim() === "") return message([], [])
+  // the envelope decoded, so the error can name the message: a listener may give up on it
+  const bodyError = (reason: string) => fail(new ResponseDecodeError({ ...requestContext(res, res), reason, messageId }))
+  let items: unknown
+  try {
+    items = JSON.parse(body)
+  } catch {
+    return bodyError("the message body is not JSON")
+  }
+  if (!Array.isArray(items)) return bodyError("the message body is not a JSON array")
+  const jobs: Array<ScaleSetSchema.JobMessage> = []
+  const skipped: Array<string> = []
+  for (let index = 0; index < items.length; index++) {
+    const item: unknown = items[index]
+    const type = typeof item === "object" && item !== null ? (item as { messageType?: unknown }).messageType : undefined
+    const decode = typeof type === "string" && Object.hasOwn(jobDecoders, type)
+      ? jobDecoders[type as keyof typeof jobDecoders]
+      : undefined
+    if (decode === undefined) {
+      skipped.push(String(type))
+      continue
+    }
+    const job = decode(item)
+    if (job._tag === "Left") return bodyError(`job message ${index} (${String(type)}): ${describeParseError(job.left)}`)
+    jobs.push(job.right)
+  }
+  return message(jobs, skipped)
+}
+
+const decoded = <A>(res: RawResponse, f: (message: ScaleSetSchema.RunnerScaleSetMessage) => A): Effect.Effect<A, ResponseDecodeError> => {
+  const result = decodeMessageSync(res)
+  if (result._tag === "Error") return Effect.fail(result.error)
+  const value = f(result.message)
+  return result.skipped.length === 0 ? Effect.succeed(value) : Effect.as(
+    Effect.logDebug("skipped job messages of unknown type").pipe(
+      Effect.annotateLogs({ messageId: result.message.messageId, messageTypes: result.skipped.join(",") })
+    ),
+    value
+  )
+}
+
 /**
  * Decodes a queue message: the envelope, then its `body` (a JSON string) job by job. Unknown job
  * types are skipped; a malformed known one fails the whole message.
  *
  * @since 0.1.0
  */
-export const decodeMessage = (
-  res: RawResponse
-): Effect.Effect<ScaleSetSchema.RunnerScaleSetMessage, ResponseDecodeError> =>
-  Effect.flatMap(decodeEnvelope(res), (envelope) => {
-    if (envelope.messageType !== "RunnerScaleSetJobMessages") {
-      return Effect.fail(decodeError(res, `unsupported message type ${JSON.stringify(envelope.messageType)}`))
-    }
-    const message = (jobs: ReadonlyArray<ScaleSetSchema.JobMessage>): ScaleSetSchema.RunnerScaleSetMessage => ({
-      messageId: envelope.messageId,
-      messageType: envelope.messageType,
-      statistics: envelope.statistics,
-      jobs
-    })
-    if (envelope.body.trim() === "") return Effect.succeed(message([]))
-    // the envelope decoded, so the error can name the message: a listener may give up on it
-    const bodyError = (reason: string) => new ResponseDecodeError({ ...requestContext(res, res), reason, messageId: envelope.messageId })
-    // one synchronous pass over up to 50 jobs: this runs for every message
-    let items: unknown
-    try {
-      items = JSON.parse(envelope.body)
-    } catch {
-      return Effect.fail(bodyError("the message body is not JSON"))
-    }
-    if (!Array.isArray(items)) return Effect.fail(bodyError("the message body is not a JSON array"))
-    const jobs: Array<ScaleSetSchema.JobMessage> = []
-    const skipped: Array<string> = []
-    for (let index = 0; index < items.length; index++) {
-      const item: unknown = items[index]
-      const type = typeof item === "object" && item !== null ? (item as { messageType?: unknown }).messageType : undefined
-      const decode = typeof type === "string" && Object.hasOwn(jobDecoders, type)
-        ? jobDecoders[type as keyof typeof jobDecoders]
-        : undefined
-      if (decode === undefined) {
-        skipped.push(String(type))
-        continue
-      }
-      const job = decode(item)
-      if (job._tag === "Left") {
-        return Effect.fail(bodyError(`job message ${index} (${String(type)}): ${describeParseError(job.left)}`))
-      }
-      jobs.push(job.right)
-    }
-    return skipped.length === 0 ? Effect.succeed(message(jobs)) : Effect.as(
-      Effect.logDebug("skipped job messages of unknown type").pipe(
-        Effect.annotateLogs({ messageId: envelope.messageId, messageTypes: skipped.join(",") })
-      ),
-      message(jobs)
-    )
-  })
+export const decodeMessage = (res: RawResponse): Effect.Effect<ScaleSetSchema.RunnerScaleSetMessage, ResponseDecodeError> =>
+  decoded(res, (message) => message)
 
 const sessionPath = (scaleSetId: number, sessionId?: string) =>
   `_apis/runtime/runnerscalesets/${scaleSetId}/sessions${sessionId === undefined ? "" : `/${sessionId}`}`
@@ -233,9 +253,11 @@ export const make = (
       return attempt
     })
 
+    // the state, written only under the ref's lock; `latest` mirrors it for the per-request read
+    let latest: State
     const state = yield* Effect.acquireRelease(
       Effect.flatMap(createWithConflictRetry, (session) =>
-        SynchronizedRef.make<State>({ session, generation: 0, closed: false })),
+        SynchronizedRef.make<State>(latest = { session, generation: 0, closed: false })),
       (ref) =>
         deleteSession(ref).pipe(
           // the release runs uninterruptibly: make the delete interruptible so the timeout can cut it
@@ -261,7 +283,7 @@ export const make = (
               ? Effect.void
               : Effect.fail(errorFromResponse(res))
           ),
-          Effect.as({ ...current, closed: true })
+          Effect.as(latest = { ...current, closed: true })
         ))
     }
 
@@ -286,7 +308,7 @@ export const make = (
               )
               : Effect.flatMap(decodeSession(res), (s) => validateSession(res, s))
           ),
-          Effect.map((session) => [session, { session, generation: current.generation + 1, closed: false }] as const)
+          Effect.map((session) => [session, latest = { session, generation: current.generation + 1, closed: false }] as const)
         )
       })
 
@@ -296,8 +318,9 @@ export const make = (
       handle: (res: RawResponse) => Effect.Effect<A, E | ResponseDecodeError | RequestError>
     ): Effect.Effect<A, E | ResponseDecodeError | RequestError | MessageQueueTokenExpired> =>
       // combinators rather than a generator: this runs for every poll and acknowledgement
-      Effect.flatMap(SynchronizedRef.get(state), (before) =>
-        Effect.flatMap(send(before.session), (first) =>
+      Effect.suspend(() => {
+        const before = latest
+        return Effect.flatMap(send(before.session), (first) =>
           first.status !== 401 ? handle(first) : Effect.flatMap(refreshFrom(before.generation), (session) =>
             Effect.flatMap(send(session), (second) =>
               second.status !== 401 ? handle(second) : Effect.fail<MessageQueueTokenExpired | RequestError | E>(
@@ -305,7 +328,8 @@ export const make = (
                   ...requestContext(second, second),
                   body: second.text === "" ? undefined : second.text
                 })
-              )))))
+              ))))
+      })
 
     const queueBase = lastBase()
     const queueHeaders = (session: ScaleSetSchema.RunnerScaleSetSession) => ({
@@ -335,7 +359,7 @@ export const make = (
               timeout: pollTimeout,
               ...(retry === undefined ? {} : { retry })
             }),
-          (res) => res.status === 202 ? Effect.succeedNone : Effect.asSome(decodeMessage(res))
+          (res) => res.status === 202 ? Effect.succeedNone : decoded(res, Option.some)
         ), "MessageSession.getMessage", { scaleSetId, lastMessageId, maxCapacity })
 
     const deleteMessage = (messageId: number) =>
@@ -370,6 +394,7 @@ export const make = (
     const current = SynchronizedRef.get(state)
     return {
       scaleSetId,
+      atomicPoll: true,
       session: Effect.map(current, (s) => s.session),
       getMessage,
       deleteMessage,

@@ -231,9 +231,10 @@ const makeLoop = <E, R>(
         })
       })
 
-    // a number was validated above; a Ref is read (and checked) on every poll
+    // a number was validated above (and is recorded at the start); a Ref is read (and checked) on
+    // every poll
     const readMaxRunners = typeof maxRunners === "number"
-      ? Effect.as(recorder.recordMaxRunners(maxRunners), maxRunners)
+      ? undefined
       : Effect.flatMap(Ref.get(maxRunners), validateMaxRunners).pipe(Effect.tap(recorder.recordMaxRunners))
 
     // the session's operations have their own spans (MessageSession.deleteMessage, .getMessage)
@@ -243,6 +244,7 @@ const makeLoop = <E, R>(
 
     /** The first event: desired runners from the session's statistics. */
     const start = Effect.gen(function*() {
+      if (typeof maxRunners === "number") yield* recorder.recordMaxRunners(maxRunners)
       yield* recorder.recordStatistics(latest)
       const event = desired()
       const provisioned = yield* handle(event)
@@ -381,44 +383,67 @@ const makeLoop = <E, R>(
         return Chunk.of<ScalingEvent>(poison)
       })
 
-    /** One poll and what it brings. A message that arrived is handled even if interrupted meanwhile. */
-    const step = Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
-        // let a pending interruption land before anything else happens (Go checks its context here)
-        yield* restore(Effect.yieldNow())
-        if (pendingAck !== undefined) {
-          const messageId = pendingAck
-          yield* restore(acknowledge(messageId))
-          pendingAck = undefined
-        }
-        const max = yield* restore(readMaxRunners)
-        const pollOnce = session.getMessage(lastMessageId, max).pipe(
-          Effect.map(Option.map((message): Polled => ({ _tag: "Message", message }))),
-          Effect.catchTag("ResponseDecodeError", giveUpOnUndecodable)
+    /** What a poll brought: handled completely, even when an interruption is requested meanwhile. */
+    const handlePolled = (polled: Polled) =>
+      polled._tag === "Undecodable" ? poisonUndecodable(polled) : handleMessage(polled.message)
+
+    /** After the poll: a failure (an interruption too) ends the step once what arrived was handled. */
+    const afterPoll = (
+      awaited: Exit.Exit<Option.Option<Polled>, ListenerClientError>,
+      arrived: () => Option.Option<Polled>,
+      restore: <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.Effect<A, E2, R2>
+    ): Effect.Effect<Chunk.Chunk<ScalingEvent>, ListenerError | E, R> => {
+      if (Exit.isFailure(awaited)) {
+        const value = arrived()
+        return Option.isSome(value)
+          ? Effect.zipRight(Effect.exit(handlePolled(value.value)), Effect.failCause(awaited.cause))
+          : Effect.failCause(awaited.cause)
+      }
+      if (Option.isSome(awaited.value)) return handlePolled(awaited.value.value)
+      const event = desired()
+      return Effect.as(restore(handle(event)), Chunk.of(event))
+    }
+
+    /**
+     * One poll and what it brings. A session whose poll is atomic (the client's) is polled on this
+     * fiber: what it brought is kept the moment it is decoded, and nothing suspends in between.
+     * Any other is polled on a child fiber, so an interruption can still see what it brought.
+     */
+    const step = Effect.uninterruptibleMask((restore) => {
+      const poll = (max: number) => {
+        let arrived = Option.none<Polled>()
+        const polled = withRetry(
+          "getMessage",
+          session.getMessage(lastMessageId, max).pipe(
+            Effect.map(Option.map((message): Polled => ({ _tag: "Message", message }))),
+            Effect.catchTag("ResponseDecodeError", giveUpOnUndecodable),
+            Effect.map((value) => (arrived = value))
+          )
         )
-        const poll = withRetry("getMessage", pollOnce)
-        // the poll runs on its own fiber, so an interruption can still see what it brought
-        const fiber = yield* Effect.fork(restore(poll))
-        const awaited = yield* Effect.exit(restore(Fiber.await(fiber)))
-        if (Exit.isFailure(awaited)) {
-          const polled = yield* Fiber.interrupt(fiber)
-          if (Exit.isSuccess(polled) && Option.isSome(polled.value)) {
-            const value = polled.value.value
-            yield* Effect.exit(value._tag === "Message" ? handleMessage(value.message) : poisonUndecodable(value))
-          }
-          return yield* Effect.failCause(awaited.cause)
+        if (session.atomicPoll === true) {
+          return Effect.flatMap(Effect.exit(restore(polled)), (awaited) => afterPoll(awaited, () => arrived, restore))
         }
-        const message = yield* awaited.value
-        if (Option.isSome(message)) {
-          return message.value._tag === "Undecodable"
-            ? yield* poisonUndecodable(message.value)
-            : yield* handleMessage(message.value.message)
-        }
-        const event = desired()
-        yield* restore(handle(event))
-        return Chunk.of(event)
-      })
-    )
+        return Effect.flatMap(Effect.fork(restore(polled)), (fiber) =>
+          Effect.flatMap(Effect.exit(restore(Fiber.await(fiber))), (awaited) =>
+            Exit.isSuccess(awaited)
+              ? afterPoll(awaited.value, () => Option.none(), restore)
+              : Effect.flatMap(Fiber.interrupt(fiber), (exit) =>
+                afterPoll(Exit.failCause(awaited.cause), () => Exit.isSuccess(exit) ? exit.value : Option.none(), restore))))
+      }
+      const polling = readMaxRunners === undefined
+        ? poll(maxRunners as number)
+        : Effect.flatMap(restore(readMaxRunners), poll)
+      const ack = pendingAck
+      const acknowledged = ack === undefined ? polling : Effect.zipRight(
+        restore(acknowledge(ack)),
+        Effect.suspend(() => {
+          pendingAck = undefined
+          return polling
+        })
+      )
+      // let a pending interruption land before anything else happens (Go checks its context here)
+      return Effect.zipRight(restore(Effect.void), acknowledged)
+    })
     // the listener's own logs carry the annotations; a handler's logs get them from the step (an
     // annotation per step costs, so only when there is a handler to see them)
     const annotatedStep = deferAck ? step : Effect.annotateLogs(step, annotations)

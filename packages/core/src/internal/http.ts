@@ -12,6 +12,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -204,19 +205,28 @@ export const describeParseError = (error: ParseResult.ParseError): string =>
 export const decodeError = (res: RawResponse, reason: string) =>
   new ResponseDecodeError({ ...requestContext(res, res), reason })
 
-/** Parses a successful response's JSON body and decodes it with a Schema. */
-export const decodeJson = <A, I>(schema: Schema.Schema<A, I>) => {
-  // synchronous: the wire schemas have no effectful parts, and an Effect per decode costs
+/** Parses a successful response's JSON body and decodes it with a Schema, synchronously. */
+export const decodeJsonSync = <A, I>(schema: Schema.Schema<A, I>) => {
+  // the wire schemas have no effectful parts, and an Effect per decode costs
   const decode = Schema.decodeUnknownEither(schema)
-  return (res: RawResponse): Effect.Effect<A, ResponseDecodeError> => {
+  return (res: RawResponse): Either.Either<A, ResponseDecodeError> => {
     let json: unknown
     try {
       json = JSON.parse(res.text)
     } catch {
-      return Effect.fail(decodeError(res, res.text.trim() === "" ? "the body is empty" : "the body is not JSON"))
+      return Either.left(decodeError(res, res.text.trim() === "" ? "the body is empty" : "the body is not JSON"))
     }
     const decoded = decode(json)
-    return decoded._tag === "Right" ? Effect.succeed(decoded.right) : Effect.fail(decodeError(res, describeParseError(decoded.left)))
+    return decoded._tag === "Right" ? Either.right(decoded.right) : Either.left(decodeError(res, describeParseError(decoded.left)))
+  }
+}
+
+/** Parses a successful response's JSON body and decodes it with a Schema. */
+export const decodeJson = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = decodeJsonSync(schema)
+  return (res: RawResponse): Effect.Effect<A, ResponseDecodeError> => {
+    const decoded = decode(res)
+    return decoded._tag === "Right" ? Effect.succeed(decoded.right) : Effect.fail(decoded.left)
   }
 }
 
@@ -276,21 +286,16 @@ export const executeWith = (client: HttpClient.HttpClient): Execute => (spec, de
 }
 
 /**
- * Annotates the operation's span, if there is one, and succeeds with `value`. Read from the fiber's
- * context directly: `Effect.annotateCurrentSpan` builds an exception (with a stack) when there is
- * no span, and this runs for every request.
+ * Annotates the operation's span (read once from the fiber's context: `Effect.annotateCurrentSpan`
+ * builds an exception, with a stack, when there is none, and this runs for every request).
  */
-const annotateSpan = <A>(spec: RequestSpec, status: number, attempts: number, value: A): Effect.Effect<A> =>
-  Effect.withFiberRuntime((fiber) => {
-    const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
-    if (span._tag === "Some" && span.value._tag === "Span") {
-      span.value.attribute("http.request.method", spec.method)
-      span.value.attribute("url.full", spec.url)
-      span.value.attribute("http.response.status_code", status)
-      span.value.attribute("http.request.attempts", attempts)
-    }
-    return Effect.succeed(value)
-  })
+const annotate = (span: Tracer.AnySpan | undefined, spec: RequestSpec, status: number | undefined, attempts: number) => {
+  if (span === undefined || span._tag !== "Span") return
+  span.attribute("http.request.method", spec.method)
+  span.attribute("url.full", spec.url)
+  if (status !== undefined) span.attribute("http.response.status_code", status)
+  span.attribute("http.request.attempts", attempts)
+}
 
 export interface Pipeline {
   /** Sends a request, retrying as configured; succeeds with any status in `ok`. */
@@ -312,42 +317,13 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
   const defaultDeadline = deadlineMillis(options.timeout)
   const execute = options.execute ?? executeWith(client)
 
+  // plain combinators and one read of the fiber, not a generator: this runs for every request, and
+  // one that succeeds at once takes a handful of runtime steps
   const send = (spec: RequestSpec): Effect.Effect<RawResponse, ErrorFromStatus> =>
-    Effect.suspend(() => {
-      let attempts = 0
+    Effect.withFiberRuntime((fiber) => {
+      const span = Option.getOrUndefined(Context.getOption(fiber.currentContext, Tracer.ParentSpan))
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
       const deadline = spec.timeout === undefined ? defaultDeadline : deadlineMillis(spec.timeout)
-      const isOk = (status: number) => spec.ok ? spec.ok.includes(status) : status >= 200 && status < 300
-      const transportFailure = (error: HttpClientError.HttpClientError) =>
-        Effect.fail(
-          Cause.isTimeoutException(error.cause)
-            ? new AttemptFailure({
-              retryable: true,
-              retryAfter: Option.none(),
-              response: undefined,
-              reason: "Timeout",
-              detail: `no answer within ${Duration.format(Duration.millis(deadline))}`
-            })
-            : new AttemptFailure({
-              retryable: (error._tag === "ResponseError" || error.reason === "Transport") && !isPermanentTransportError(error),
-              retryAfter: Option.none(),
-              response: undefined,
-              reason: "Transport",
-              detail: transportDetail(error)
-            })
-        )
-      const statusFailure = (response: RawResponse) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.fail(
-            new AttemptFailure({
-              retryable: isTransientStatus(response.status) || (spec.retryAlso?.includes(response.status) ?? false),
-              retryAfter: response.status === 429 || response.status === 503
-                ? Retry.parseRetryAfter(header(response.headers, "retry-after"), now)
-                : Option.none(),
-              response,
-              reason: "StatusCode",
-              detail: undefined
-            })
-          ))
       // the wire's header names are lower-case; a JSON body sets its content type
       const headers: Record<string, string> = {}
       for (const name in spec.headers) headers[name.toLowerCase()] = spec.headers[name]!
@@ -359,51 +335,91 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
         body = ""
         headers["content-type"] ??= "application/json"
       }
-      // plain combinators, not a generator: this runs for every request
-      const attempt: Effect.Effect<RawResponse, AttemptFailure> = Effect.suspend(() => {
+      const request: TransportRequest = { method: spec.method, url: spec.url, headers, body }
+      let attempts = 0
+      const exchange = () => {
         attempts++
         headers["user-agent"] = options.userAgent()
-        return Effect.matchEffect(execute({ method: spec.method, url: spec.url, headers, body }, deadline), {
-          onFailure: transportFailure,
-          onSuccess: (response) => {
-            const res: RawResponse = {
-              method: spec.method,
-              url: spec.url,
-              status: response.status,
-              headers: response.headers,
-              text: stripBom(response.text),
-              attempts
-            }
-            return isOk(res.status) ? Effect.succeed(res) : statusFailure(res)
-          }
-        })
+        return execute(request, deadline)
+      }
+
+      const response = (r: TransportResponse): RawResponse => ({
+        method: spec.method,
+        url: spec.url,
+        status: r.status,
+        headers: r.headers,
+        text: stripBom(r.text),
+        attempts
       })
+      const transportFailure = (error: HttpClientError.HttpClientError) =>
+        Cause.isTimeoutException(error.cause)
+          ? new AttemptFailure({
+            retryable: true,
+            retryAfter: Option.none(),
+            response: undefined,
+            reason: "Timeout",
+            detail: `no answer within ${Duration.format(Duration.millis(deadline))}`
+          })
+          : new AttemptFailure({
+            retryable: (error._tag === "ResponseError" || error.reason === "Transport") && !isPermanentTransportError(error),
+            retryAfter: Option.none(),
+            response: undefined,
+            reason: "Transport",
+            detail: transportDetail(error)
+          })
+      const statusFailure = (res: RawResponse) =>
+        new AttemptFailure({
+          retryable: isTransientStatus(res.status) || (spec.retryAlso?.includes(res.status) ?? false),
+          retryAfter: res.status === 429 || res.status === 503
+            ? Retry.parseRetryAfter(header(res.headers, "retry-after"), clock.unsafeCurrentTimeMillis())
+            : Option.none(),
+          response: res,
+          reason: "StatusCode",
+          detail: undefined
+        })
+      const isOk = (status: number) => spec.ok ? spec.ok.includes(status) : status >= 200 && status < 300
+
+      const succeeded = (res: RawResponse) => {
+        annotate(span, spec, res.status, attempts)
+        return Effect.succeed(res)
+      }
+      const failed = (failure: AttemptFailure): Effect.Effect<never, ErrorFromStatus> => {
+        annotate(span, spec, failure.response?.status, attempts)
+        return Effect.fail(
+          failure.response
+            ? errorFromResponse({ ...failure.response, attempts })
+            : new ScaleSetApiError({ method: spec.method, url: spec.url, reason: failure.reason, attempts, detail: failure.detail })
+        )
+      }
       // the retry schedule starts only after a failure, which it is fed first: the common case (one
       // attempt that succeeds) does not pay for a schedule driver
-      const withRetries = Effect.catchTag(attempt, "AttemptFailure", (first) => {
+      const retry = (first: AttemptFailure) => {
         let replay: AttemptFailure | undefined = first
-        const again = Effect.suspend(() => {
-          if (replay === undefined) return attempt
-          const failure = replay
-          replay = undefined
-          return Effect.fail(failure)
+        const attempt = Effect.suspend((): Effect.Effect<RawResponse, AttemptFailure> => {
+          if (replay !== undefined) {
+            const failure = replay
+            replay = undefined
+            return Effect.fail(failure)
+          }
+          return Effect.matchEffect(exchange(), {
+            onFailure: (error) => Effect.fail(transportFailure(error)),
+            onSuccess: (r) => {
+              const res = response(r)
+              return isOk(res.status) ? Effect.succeed(res) : Effect.fail(statusFailure(res))
+            }
+          })
         })
-        return Effect.retry(again, scheduleFor(spec.retry ?? options.retry))
-      })
-      return Effect.matchEffect(withRetries, {
-        onSuccess: (res) => annotateSpan(spec, res.status, attempts, res),
-        onFailure: (failure): Effect.Effect<never, ErrorFromStatus> =>
-          failure.response
-            ? Effect.fail(errorFromResponse({ ...failure.response, attempts }))
-            : Effect.fail(
-              new ScaleSetApiError({
-                method: spec.method,
-                url: spec.url,
-                reason: failure.reason,
-                attempts,
-                detail: failure.detail
-              })
-            )
+        return Effect.matchEffect(Effect.retry(attempt, scheduleFor(spec.retry ?? options.retry)), {
+          onFailure: failed,
+          onSuccess: succeeded
+        })
+      }
+      return Effect.matchEffect(exchange(), {
+        onFailure: (error) => retry(transportFailure(error)),
+        onSuccess: (r) => {
+          const res = response(r)
+          return isOk(res.status) ? succeeded(res) : retry(statusFailure(res))
+        }
       })
     })
 

@@ -151,13 +151,6 @@ class BufferedResponse extends Inspectable.Class implements HttpClientResponse.H
   }
 }
 
-/** What undici answered: status, headers and the whole body. */
-interface Exchange {
-  readonly status: number
-  readonly headers: RawHeaders
-  readonly body: Buffer
-}
-
 interface Target {
   readonly origin: string
   readonly path: string
@@ -167,23 +160,25 @@ interface Target {
 }
 
 /**
- * One exchange on the dispatcher, the body buffered whole. `request` builds the platform request
- * that errors carry, only when there is an error.
+ * One exchange on the dispatcher, the body buffered whole and handed to `answer` (no step after
+ * the exchange to shape it). `request` builds the platform request that errors carry, only when
+ * there is an error.
  */
-const dispatch = (
+const dispatch = <A>(
   dispatcher: Dispatcher,
   target: Target,
   request: () => HttpClientRequest.HttpClientRequest,
   /** Milliseconds before the request is aborted and fails with a `TimeoutException` cause. */
-  deadline: number | undefined
-): Effect.Effect<Exchange, HttpClientError.HttpClientError> =>
+  deadline: number | undefined,
+  answer: (status: number, headers: RawHeaders, body: Buffer) => A
+): Effect.Effect<A, HttpClientError.HttpClientError> =>
   Effect.async((resume) => {
     let controller: Dispatcher.DispatchController | undefined
     let done = false
     let status = 0
     let headers: RawHeaders = {}
     const chunks: Array<Buffer> = []
-    const finish = (result: Effect.Effect<Exchange, HttpClientError.HttpClientError>) => {
+    const finish = (result: Effect.Effect<A, HttpClientError.HttpClientError>) => {
       if (done) return
       done = true
       if (timer !== undefined) clearTimeout(timer)
@@ -228,7 +223,7 @@ const dispatch = (
           chunks.push(chunk)
         },
         onResponseEnd() {
-          finish(Effect.succeed({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }))
+          finish(Effect.succeed(answer(status, headers, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))))
         },
         onResponseError(_, error) {
           fail(error)
@@ -302,15 +297,18 @@ export const make = (dispatcher: Dispatcher): {
       : null
     if (payload === null) return viaPlatform(request)
     const target = { origin: url.right.origin, path: url.right.pathname + url.right.search, method: request.method, headers: request.headers, body: payload }
-    return Effect.map(dispatch(dispatcher, target, () => request, undefined), (exchange) =>
-      new BufferedResponse(request, exchange.status, exchange.headers, exchange.body))
+    return dispatch(dispatcher, target, () => request, undefined, (status, headers, body) =>
+      new BufferedResponse(request, status, headers, body))
   }
   const execute: ScaleSetClient.Execute = (spec, deadline) => {
     const { origin, path } = splitUrl(spec.url)
     const request = () => HttpClientRequest.make(spec.method)(spec.url, { headers: spec.headers })
-    return Effect.map(
-      dispatch(dispatcher, { origin, path, method: spec.method, headers: spec.headers, body: spec.body }, request, deadline),
-      (exchange) => ({ status: exchange.status, headers: flatHeaders(exchange.headers), text: exchange.body.toString("utf8") })
+    return dispatch(
+      dispatcher,
+      { origin, path, method: spec.method, headers: spec.headers, body: spec.body },
+      request,
+      deadline,
+      (status, headers, body) => ({ status, headers: flatHeaders(headers), text: body.toString("utf8") })
     )
   }
   return {
