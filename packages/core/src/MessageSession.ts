@@ -36,7 +36,7 @@ import {
   type RawResponse,
   requestContext
 } from "./internal/http.js"
-import { withOperationSpan } from "./internal/span.js"
+import { withOperationSpan } from "./Span.js"
 
 /**
  * @since 0.1.0

@@ -30,7 +30,7 @@ import * as SystemInfo from "./SystemInfo.js"
 import * as Actions from "./internal/actions.js"
 import * as Http from "./internal/http.js"
 import { decodeError, decodeJson, makePipeline, type RawResponse } from "./internal/http.js"
-import { withOperationSpan } from "./internal/span.js"
+import { withOperationSpan } from "./Span.js"
 import * as TokenChain from "./internal/tokenChain.js"
 
 /** The runner group every organization has. @since 0.1.0 */

@@ -26,6 +26,7 @@
  */
 import type * as MessageSession from "@scaleset/core/MessageSession"
 import * as Retry from "@scaleset/core/Retry"
+import * as Span from "@scaleset/core/Span"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import type { ResponseDecodeError } from "@scaleset/core/ScaleSetError"
 import type * as ScaleSetSchema from "@scaleset/core/ScaleSetSchema"
@@ -147,6 +148,10 @@ const isTransientStatus = (status: number | undefined) =>
 
 type Handle<E, R> = (event: ScalingEvent) => Effect.Effect<number | void, E, R>
 
+/** Runs effects one after another (a chain of steps, not a loop over them). */
+const sequence = <E>(effects: ReadonlyArray<Effect.Effect<unknown, E>>): Effect.Effect<void, E> =>
+  effects.length === 0 ? Effect.void : Effect.asVoid(effects.reduce((chain, next) => Effect.zipRight(chain, next)))
+
 type Operation = "getMessage" | "deleteMessage" | "acquireJobs"
 
 /** What a poll brought: a message, or one that failed to decode too often and is given up on. */
@@ -163,17 +168,27 @@ type Polled =
 interface Loop<E, R> {
   readonly start: Effect.Effect<Chunk.Chunk<ScalingEvent>, ListenerError | E, R>
   readonly step: Effect.Effect<Chunk.Chunk<ScalingEvent>, ListenerError | E, R>
+  /** The log annotations of the listener (scale set and session). */
+  readonly annotations: Readonly<Record<string, unknown>>
 }
+
+/**
+ * How the loop runs: as the event stream (its consumer handles the events and pulls past them
+ * to acknowledge), as a stream with a handler, or inside `run` (whose span and log annotations
+ * enclose every step).
+ */
+type LoopMode = "events" | "eventsWith" | "run"
 
 /** Checks the options and the session, and builds the loop over them. */
 const makeLoop = <E, R>(
   session: MessageSession.MessageSession,
   options: ListenerOptions,
   handle: Handle<E, R>,
-  /** Without a handler, a message is acknowledged when the consumer pulls past its events. */
-  deferAck: boolean
+  mode: LoopMode
 ): Effect.Effect<Loop<E, R>, ListenerError> =>
   Effect.gen(function*() {
+    // without a handler, a message is acknowledged when the consumer pulls past its events
+    const deferAck = mode === "events" && options.ack !== "before-handling"
     // a JavaScript caller can pass nothing
     if ((session as MessageSession.MessageSession | undefined) == null) {
       return yield* new ListenerConfigError({ field: "session", reason: "client is required" })
@@ -268,93 +283,130 @@ const makeLoop = <E, R>(
     }
 
     /** Handles one message; runs uninterruptibly (the caller masks). */
-    // spans of the per-message work are made without a captured stack trace: it runs for every message
-    // traced where a handler runs in it; `events` hands the events on, the consumer handles them
-    const handleMessage = (message: ScaleSetSchema.RunnerScaleSetMessage) =>
-      deferAck ? handleMessageBody(message) : handleMessageBody(message).pipe(
-        Effect.withSpan("Listener.handleMessage", {
-          attributes: { messageId: message.messageId, jobs: message.jobs.length },
-          captureStackTrace: false
-        })
-      )
-    const handleMessageBody = Effect.fnUntraced(function*(message: ScaleSetSchema.RunnerScaleSetMessage) {
-      const messageId = message.messageId
-      const events: Array<ScalingEvent> = []
-      if (message.statistics !== undefined) {
-        latest = message.statistics
-        yield* recorder.recordStatistics(latest)
-        events.push(ScalingEvent.Statistics({ messageId, statistics: latest }))
-      } else {
-        yield* Effect.logWarning("a message came without statistics; keeping the previous ones").pipe(
-          Effect.annotateLogs({ ...annotations, messageId })
+    // traced where a handler runs in it (`events` hands the events on, the consumer handles them),
+    // without a captured stack trace: it runs for every message. Inside `run`, whose span is the
+    // handlers' all along, the per-message span is made only for an installed tracer.
+    const handleMessage = (message: ScaleSetSchema.RunnerScaleSetMessage) => {
+      if (mode === "events") return handleMessageBody(message)
+      const attributes = { messageId: message.messageId, jobs: message.jobs.length }
+      return mode === "run"
+        ? Span.withOperationSpan(handleMessageBody(message), "Listener.handleMessage", attributes)
+        : Effect.withSpan(handleMessageBody(message), "Listener.handleMessage", { attributes, captureStackTrace: false })
+    }
+    /** The metrics of one event, for the event stream (its consumer handles the events). */
+    const recordEvent = (event: ScalingEvent): Effect.Effect<void> | undefined => {
+      switch (event._tag) {
+        case "JobStarted":
+          return recorder.recordJobStarted(event.job)
+        case "JobCompleted":
+          return recorder.recordJobCompleted(event.job)
+        case "DesiredRunners":
+          return recorder.recordDesiredRunners(event.count)
+        default:
+          return undefined
+      }
+    }
+
+    /** A handling that failed: delivered again, or after `maxDeliveries` given up on. */
+    const handlingFailed = Effect.fnUntraced(function*(messageId: number, error: E) {
+      // the message is already acknowledged: it cannot come again, so the run ends (Go)
+      if (ackBefore) return yield* Effect.fail(error)
+      const deliveries = (failures.get(messageId) ?? 0) + 1
+      if (deliveries < maxDeliveries) {
+        failures.set(messageId, deliveries)
+        yield* Effect.logWarning("handling a message failed; it will be delivered again").pipe(
+          Effect.annotateLogs({ ...annotations, messageId, deliveries, error: String(error) })
         )
+        if (Duration.toMillis(redeliveryDelay) > 0) yield* Effect.interruptible(Effect.sleep(redeliveryDelay))
+        return Chunk.empty<ScalingEvent>()
       }
-      if (ackBefore) yield* acknowledge(messageId)
-
-      const available: Array<number> = []
-      const started: Array<ScaleSetSchema.JobStarted> = []
-      const completed: Array<ScaleSetSchema.JobCompleted> = []
-      for (const job of message.jobs) {
-        switch (job.messageType) {
-          case "JobAvailable":
-            available.push(job.runnerRequestId)
-            events.push(ScalingEvent.JobAvailable({ messageId, job }))
-            break
-          case "JobAssigned":
-            events.push(ScalingEvent.JobAssigned({ messageId, job }))
-            break
-          case "JobStarted":
-            started.push(job)
-            break
-          case "JobCompleted":
-            completed.push(job)
-            break
-        }
-      }
-      if (available.length > 0) {
-        const acquired = yield* withRetry("acquireJobs", session.acquireJobs(available))
-        yield* Effect.logDebug("acquired jobs").pipe(
-          Effect.annotateLogs({ ...annotations, messageId, requested: available.length, acquired: acquired.length })
-        )
-      }
-      for (const job of started) events.push(ScalingEvent.JobStarted({ messageId, job }))
-      for (const job of completed) events.push(ScalingEvent.JobCompleted({ messageId, job }))
-      const last = desired()
-      events.push(last)
-
-      const handled = yield* Effect.either(Effect.forEach(events, handleEvent, { discard: true }))
-
-      if (handled._tag === "Left") {
-        // the message is already acknowledged: it cannot come again, so the run ends (Go)
-        if (ackBefore) return yield* Effect.fail(handled.left)
-        const deliveries = (failures.get(messageId) ?? 0) + 1
-        if (deliveries < maxDeliveries) {
-          failures.set(messageId, deliveries)
-          yield* Effect.logWarning("handling a message failed; it will be delivered again").pipe(
-            Effect.annotateLogs({ ...annotations, messageId, deliveries, error: String(handled.left) })
-          )
-          if (Duration.toMillis(redeliveryDelay) > 0) yield* Effect.interruptible(Effect.sleep(redeliveryDelay))
-          return Chunk.empty<ScalingEvent>()
-        }
-        failures.delete(messageId)
-        yield* Effect.logError("handling a message kept failing; acknowledging it without handling").pipe(
-          Effect.annotateLogs({ ...annotations, messageId, deliveries, error: String(handled.left) })
-        )
-        yield* acknowledge(messageId)
-        lastMessageId = messageId
-        const poison = ScalingEvent.PoisonMessage({ messageId, deliveries, error: handled.left })
-        yield* Effect.ignore(handle(poison))
-        return Chunk.of<ScalingEvent>(poison)
-      }
-
       failures.delete(messageId)
-      if (!ackBefore) {
-        if (deferAck) pendingAck = messageId
-        else yield* acknowledge(messageId)
-      }
+      yield* Effect.logError("handling a message kept failing; acknowledging it without handling").pipe(
+        Effect.annotateLogs({ ...annotations, messageId, deliveries, error: String(error) })
+      )
+      yield* acknowledge(messageId)
       lastMessageId = messageId
-      return Chunk.unsafeFromArray(events)
+      const poison = ScalingEvent.PoisonMessage({ messageId, deliveries, error })
+      yield* Effect.ignore(handle(poison))
+      return Chunk.of<ScalingEvent>(poison)
     })
+
+    // combinators rather than a generator, and the events built in one synchronous pass: this runs
+    // for every message
+    const handleMessageBody = (message: ScaleSetSchema.RunnerScaleSetMessage) =>
+      Effect.suspend((): Effect.Effect<Chunk.Chunk<ScalingEvent>, ListenerError | E, R> => {
+        const messageId = message.messageId
+        const events: Array<ScalingEvent> = []
+        // what runs before the events are handled, in order
+        const before: Array<Effect.Effect<unknown, ListenerError>> = []
+        if (message.statistics !== undefined) {
+          latest = message.statistics
+          before.push(recorder.recordStatistics(latest))
+          events.push(ScalingEvent.Statistics({ messageId, statistics: latest }))
+        } else {
+          before.push(
+            Effect.logWarning("a message came without statistics; keeping the previous ones").pipe(
+              Effect.annotateLogs({ ...annotations, messageId })
+            )
+          )
+        }
+        if (ackBefore) before.push(acknowledge(messageId))
+
+        const available: Array<number> = []
+        const started: Array<ScaleSetSchema.JobStarted> = []
+        const completed: Array<ScaleSetSchema.JobCompleted> = []
+        for (const job of message.jobs) {
+          switch (job.messageType) {
+            case "JobAvailable":
+              available.push(job.runnerRequestId)
+              events.push(ScalingEvent.JobAvailable({ messageId, job }))
+              break
+            case "JobAssigned":
+              events.push(ScalingEvent.JobAssigned({ messageId, job }))
+              break
+            case "JobStarted":
+              started.push(job)
+              break
+            case "JobCompleted":
+              completed.push(job)
+              break
+          }
+        }
+        if (available.length > 0) {
+          before.push(Effect.flatMap(withRetry("acquireJobs", session.acquireJobs(available)), (acquired) =>
+            Effect.logDebug("acquired jobs").pipe(
+              Effect.annotateLogs({ ...annotations, messageId, requested: available.length, acquired: acquired.length })
+            )))
+        }
+        for (const job of started) events.push(ScalingEvent.JobStarted({ messageId, job }))
+        for (const job of completed) events.push(ScalingEvent.JobCompleted({ messageId, job }))
+        events.push(desired())
+
+        const handled = () => {
+          failures.delete(messageId)
+          if (deferAck) pendingAck = messageId
+          lastMessageId = messageId
+          return Chunk.unsafeFromArray(events)
+        }
+        if (deferAck) {
+          // the event stream: only the metrics here; the message is acknowledged once its events
+          // were pulled past
+          for (const event of events) {
+            const record = recordEvent(event)
+            if (record !== undefined) before.push(record)
+          }
+          return Effect.map(sequence(before), handled)
+        }
+        return Effect.zipRight(
+          sequence(before),
+          Effect.flatMap(Effect.either(Effect.forEach(events, handleEvent, { discard: true })), (result) =>
+            result._tag === "Left"
+              ? handlingFailed(messageId, result.left)
+              : ackBefore
+              ? Effect.sync(handled)
+              : Effect.map(acknowledge(messageId), handled))
+        )
+      })
 
     /**
      * A message whose body does not decode is polled again (a garbled answer may be transient);
@@ -441,24 +493,25 @@ const makeLoop = <E, R>(
           return polling
         })
       )
-      // let a pending interruption land before anything else happens (Go checks its context here)
-      return Effect.zipRight(restore(Effect.void), acknowledged)
+      // a pending interruption lands at the first interruptible step, before anything else happens
+      // (Go checks its context here)
+      return acknowledged
     })
-    // the listener's own logs carry the annotations; a handler's logs get them from the step (an
-    // annotation per step costs, so only when there is a handler to see them)
-    const annotatedStep = deferAck ? step : Effect.annotateLogs(step, annotations)
+    // the listener's own logs carry the annotations; a handler's logs get them from the step in a
+    // stream with a handler (an annotation per step costs, so only there), and from `run` once
+    const annotatedStep = mode === "eventsWith" ? Effect.annotateLogs(step, annotations) : step
 
-    return { start: Effect.annotateLogs(start, annotations), step: annotatedStep } satisfies Loop<E, R>
+    return { start: Effect.annotateLogs(start, annotations), step: annotatedStep, annotations } satisfies Loop<E, R>
   })
 
 const engine = <E, R>(
   session: MessageSession.MessageSession,
   options: ListenerOptions,
   handle: Handle<E, R>,
-  deferAck: boolean
+  mode: "events" | "eventsWith"
 ): Stream.Stream<ScalingEvent, ListenerError | E, R> =>
   Stream.unwrap(
-    Effect.flatMap(makeLoop(session, options, handle, deferAck), (loop) =>
+    Effect.flatMap(makeLoop(session, options, handle, mode), (loop) =>
       Effect.map(loop.start, (first) => Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunk(loop.step))))
   )
 
@@ -475,7 +528,7 @@ export const events = (
   session: MessageSession.MessageSession,
   options: ListenerOptions
 ): Stream.Stream<ScalingEvent, ListenerError> =>
-  engine(session, options, () => Effect.void, options.ack !== "before-handling")
+  engine(session, options, () => Effect.void, "events")
 
 const dispatch = <E, R>(scaler: Scaler<E, R>): Handle<E, R> => (event) => {
   switch (event._tag) {
@@ -505,7 +558,7 @@ export const eventsWith = <E, R>(
   session: MessageSession.MessageSession,
   handle: (event: ScalingEvent) => Effect.Effect<number | void, E, R>,
   options: ListenerOptions
-): Stream.Stream<ScalingEvent, ListenerError | E, R> => engine(session, options, handle, false)
+): Stream.Stream<ScalingEvent, ListenerError | E, R> => engine(session, options, handle, "eventsWith")
 
 /**
  * Runs a scaler on a message session until interrupted or a fatal error: what draining
@@ -520,8 +573,11 @@ export const run = <E, R>(
   options: ListenerOptions
 ): Effect.Effect<never, ListenerError | E, R> =>
   // the loop itself, not `eventsWith` drained: no stream to keep per listener (memory, per message)
-  Effect.flatMap(makeLoop(session, options, dispatch(scaler), false), (loop) =>
-    Effect.zipRight(loop.start, Effect.forever(loop.step))).pipe(
+  Effect.flatMap(makeLoop(session, options, dispatch(scaler), "run"), (loop) => {
+    // not `Effect.forever`, which yields on every round: each step waits on the service anyway
+    const forever: Effect.Effect<never, ListenerError | E, R> = Effect.flatMap(loop.step, () => forever)
+    return Effect.annotateLogs(Effect.zipRight(loop.start, forever), loop.annotations)
+  }).pipe(
       Effect.withSpan("Listener.run", { attributes: { scaleSetId: session?.scaleSetId }, captureStackTrace: false })
     )
 

@@ -14,7 +14,7 @@ import * as GitHubConfig from "../GitHubConfig.js"
 import * as ScaleSetSchema from "../ScaleSetSchema.js"
 import { AuthError, type ResponseDecodeError } from "../ScaleSetError.js"
 import { decodeJson, type ErrorFromStatus, type Pipeline } from "./http.js"
-import { withOperationSpan } from "./span.js"
+import { withOperationSpan } from "../Span.js"
 
 export interface AdminConnection {
   readonly serviceUrl: string

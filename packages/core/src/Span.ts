@@ -5,7 +5,10 @@
  * ids, a context copy, two clock reads) cost as much as the rest of a request's pipeline. So
  * under the built-in tracer an operation runs without a span, and with a tracer installed
  * (OpenTelemetry, a test's) every operation has its span, attributes and status. Only operations
- * that run no user code use this: a handler can always read its `Effect.currentSpan`.
+ * that run no user code, or whose user code runs inside another span, use this: a handler can
+ * always read its `Effect.currentSpan`.
+ *
+ * @since 0.1.0
  */
 import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
@@ -14,9 +17,15 @@ import * as Tracer from "effect/Tracer"
 
 const builtIn = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
+/** @since 0.1.0 @category models */
 export type Attributes = Readonly<Record<string, unknown>>
 
-/** Runs `self` in a span named `name` (no stack captured), unless the tracer is the built-in one. */
+/**
+ * Runs `self` in a span named `name` (no stack captured), unless the tracer is the built-in one.
+ *
+ * @since 0.1.0
+ * @category tracing
+ */
 export const withOperationSpan = <A, E, R>(
   self: Effect.Effect<A, E, R>,
   name: string,
