@@ -22,6 +22,10 @@
  * stream with a `ListenerClientError`. A message that arrived is handled completely even when
  * interruption is requested meanwhile; then the interruption takes effect.
  *
+ * Spans (`Listener.run`, `Listener.start`, `Listener.handleMessage`, and the session's requests)
+ * are made when a tracer is installed; Effect's built-in tracer records nothing, and under it
+ * none are made (`@scaleset/core/Span`).
+ *
  * @since 0.1.0
  */
 import type * as MessageSession from "@scaleset/core/MessageSession"
@@ -265,7 +269,7 @@ const makeLoop = <E, R>(
       const provisioned = yield* handle(event)
       yield* recorder.recordDesiredRunners(typeof provisioned === "number" ? provisioned : latest.totalAssignedJobs)
       return Chunk.of(event)
-    }).pipe(Effect.withSpan("Listener.start", { captureStackTrace: false }))
+    }).pipe((effect) => Span.withOperationSpan(effect, "Listener.start"))
 
     /** One event: its metrics and the handler. */
     const handleEvent = (event: ScalingEvent): Effect.Effect<void, E, R> => {
@@ -283,16 +287,13 @@ const makeLoop = <E, R>(
     }
 
     /** Handles one message; runs uninterruptibly (the caller masks). */
-    // traced where a handler runs in it (`events` hands the events on, the consumer handles them),
-    // without a captured stack trace: it runs for every message. Inside `run`, whose span is the
-    // handlers' all along, the per-message span is made only for an installed tracer.
-    const handleMessage = (message: ScaleSetSchema.RunnerScaleSetMessage) => {
-      if (mode === "events") return handleMessageBody(message)
-      const attributes = { messageId: message.messageId, jobs: message.jobs.length }
-      return mode === "run"
-        ? Span.withOperationSpan(handleMessageBody(message), "Listener.handleMessage", attributes)
-        : Effect.withSpan(handleMessageBody(message), "Listener.handleMessage", { attributes, captureStackTrace: false })
-    }
+    // traced where a handler runs in it (`events` hands the events on, the consumer handles them)
+    const handleMessage = (message: ScaleSetSchema.RunnerScaleSetMessage) =>
+      mode === "events" ? handleMessageBody(message) : Span.withOperationSpan(
+        handleMessageBody(message),
+        "Listener.handleMessage",
+        { messageId: message.messageId, jobs: message.jobs.length }
+      )
     /** The metrics of one event, for the event stream (its consumer handles the events). */
     const recordEvent = (event: ScalingEvent): Effect.Effect<void> | undefined => {
       switch (event._tag) {
@@ -577,9 +578,7 @@ export const run = <E, R>(
     // not `Effect.forever`, which yields on every round: each step waits on the service anyway
     const forever: Effect.Effect<never, ListenerError | E, R> = Effect.flatMap(loop.step, () => forever)
     return Effect.annotateLogs(Effect.zipRight(loop.start, forever), loop.annotations)
-  }).pipe(
-      Effect.withSpan("Listener.run", { attributes: { scaleSetId: session?.scaleSetId }, captureStackTrace: false })
-    )
+  }).pipe((effect) => Span.withOperationSpan(effect, "Listener.run", { scaleSetId: session?.scaleSetId }))
 
 const openSession = (options: ClientListenerOptions) =>
   Effect.gen(function*() {

@@ -8,6 +8,8 @@ import { ListenerClientError, ListenerConfigError } from "@scaleset/listener/Lis
 import type { ScalingEvent } from "@scaleset/listener/ScalingEvent"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -20,6 +22,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import { makeHarness, type Scenario, type ScriptEntry } from "./harness.js"
 
 const stats = (assigned: number) => ({
@@ -351,6 +354,59 @@ describe("Listener metrics", () => {
       assert.strictEqual(desired.value, 2)
       const max = yield* Metric.value(Metric.taggedWithLabels(Metrics.maxRunners, common))
       assert.strictEqual(max.value, 10)
+    }))
+})
+
+describe("Listener spans", () => {
+  // the built-in tracer's spans, through a tracer of its own: an installed tracer
+  const builtIn = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+  const recording = () => {
+    const names: Array<string> = []
+    const tracer = Tracer.make({
+      span: (name, parent, context, links, startTime, kind, options) => {
+        names.push(name)
+        return builtIn.span(name, parent, context, links, startTime, kind, options)
+      },
+      context: (f) => f()
+    })
+    return { names, tracer }
+  }
+  const currentSpanName = Effect.match(Effect.currentSpan, { onFailure: () => "none", onSuccess: (span) => span.name })
+
+  it.effect("with a tracer, run, its start and every handled message have a span, the handlers' current one", () =>
+    Effect.gen(function*() {
+      const { names, tracer } = recording()
+      const h = yield* makeHarness(scenario({ getMessage: [{ return: fullMessage }] }), { exhaustedGetMessageCancels: true })
+      const seen: Array<string> = []
+      const fiber = yield* Effect.fork(
+        Listener.run(h.session, {
+          ...h.scaler,
+          handleDesiredRunnerCount: (count) => Effect.as(Effect.tap(currentSpanName, (name) => void seen.push(name)), count),
+          handleJobCompleted: () => Effect.asVoid(Effect.tap(currentSpanName, (name) => void seen.push(name)))
+        }, { maxRunners: 10, metrics: h.metrics }).pipe(Effect.withTracer(tracer))
+      )
+      yield* h.setRunFiber(fiber)
+      yield* runToEnd(fiber)
+      assert.deepStrictEqual(names, ["Listener.run", "Listener.start", "Listener.handleMessage"])
+      assert.strictEqual(seen[0], "Listener.start")
+      assert.isTrue(seen.slice(1).every((name) => name === "Listener.handleMessage"), seen.join(","))
+      assert.isAbove(seen.length, 2)
+    }))
+
+  it.effect("under the built-in tracer, which records nothing, the listener makes no span", () =>
+    Effect.gen(function*() {
+      const h = yield* makeHarness(scenario({ getMessage: [{ return: fullMessage }] }), { exhaustedGetMessageCancels: true })
+      const seen: Array<string> = []
+      const fiber = yield* Effect.fork(
+        Listener.run(h.session, {
+          ...h.scaler,
+          handleJobCompleted: () => Effect.asVoid(Effect.tap(currentSpanName, (name) => void seen.push(name)))
+        }, { maxRunners: 10, metrics: h.metrics }).pipe(Effect.withSpan("app"))
+      )
+      yield* h.setRunFiber(fiber)
+      yield* runToEnd(fiber)
+      assert.isAbove(seen.length, 0)
+      assert.isTrue(seen.every((name) => name === "app"), seen.join(","))
     }))
 })
 

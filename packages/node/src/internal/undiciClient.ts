@@ -159,6 +159,82 @@ interface Target {
   readonly body: string | Uint8Array | undefined
 }
 
+type Resume<A> = (effect: Effect.Effect<A, HttpClientError.HttpClientError>) => void
+
+/**
+ * One exchange's undici handler and its state, as one object with its methods on the prototype:
+ * no closures per request (a thousand listeners hold a poll each).
+ */
+class Exchange<A> implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined = undefined
+  done = false
+  status = 0
+  headers: RawHeaders = {}
+  chunks: Array<Buffer> = []
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+
+  constructor(
+    readonly resume: Resume<A>,
+    readonly request: () => HttpClientRequest.HttpClientRequest,
+    readonly answer: (status: number, headers: RawHeaders, body: Buffer) => A,
+    readonly deadline: number | undefined
+  ) {}
+
+  finish(result: Effect.Effect<A, HttpClientError.HttpClientError>) {
+    if (this.done) return
+    this.done = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.resume(result)
+  }
+  fail(cause: unknown) {
+    const request = this.request()
+    this.finish(Effect.fail(
+      this.status === 0
+        ? new HttpClientError.RequestError({ request, reason: "Transport", cause: explain(cause) })
+        : new HttpClientError.ResponseError({
+          request,
+          response: new BufferedResponse(request, this.status, this.headers, Buffer.alloc(0)),
+          reason: "Decode",
+          cause
+        })
+    ))
+  }
+  abort(reason: string) {
+    this.controller?.abort(new Error(reason))
+  }
+  timedOut() {
+    const cause = new Cause.TimeoutException(`no answer within ${this.deadline} ms`)
+    this.finish(Effect.fail(new HttpClientError.RequestError({ request: this.request(), reason: "Transport", cause })))
+    this.abort("the request timed out")
+  }
+  cancel() {
+    this.done = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.abort("the request was interrupted")
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController) {
+    this.controller = controller
+    if (this.done) controller.abort(new Error("the request was interrupted"))
+  }
+  onResponseStart(_: Dispatcher.DispatchController, status: number, headers: RawHeaders) {
+    this.status = status
+    this.headers = headers
+  }
+  onResponseData(_: Dispatcher.DispatchController, chunk: Buffer) {
+    this.chunks.push(chunk)
+  }
+  onResponseEnd() {
+    const chunks = this.chunks
+    this.finish(Effect.succeed(this.answer(this.status, this.headers, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))))
+  }
+  onResponseError(_: Dispatcher.DispatchController, error: Error) {
+    this.fail(error)
+  }
+}
+
+const timedOut = (exchange: { timedOut(): void }) => exchange.timedOut()
+
 /**
  * One exchange on the dispatcher, the body buffered whole and handed to `answer` (no step after
  * the exchange to shape it). `request` builds the platform request that errors carry, only when
@@ -173,36 +249,8 @@ const dispatch = <A>(
   answer: (status: number, headers: RawHeaders, body: Buffer) => A
 ): Effect.Effect<A, HttpClientError.HttpClientError> =>
   Effect.async((resume) => {
-    let controller: Dispatcher.DispatchController | undefined
-    let done = false
-    let status = 0
-    let headers: RawHeaders = {}
-    const chunks: Array<Buffer> = []
-    const finish = (result: Effect.Effect<A, HttpClientError.HttpClientError>) => {
-      if (done) return
-      done = true
-      if (timer !== undefined) clearTimeout(timer)
-      resume(result)
-    }
-    const fail = (cause: unknown) => {
-      const req = request()
-      finish(Effect.fail(
-        status === 0
-          ? new HttpClientError.RequestError({ request: req, reason: "Transport", cause: explain(cause) })
-          : new HttpClientError.ResponseError({
-            request: req,
-            response: new BufferedResponse(req, status, headers, Buffer.alloc(0)),
-            reason: "Decode",
-            cause
-          })
-      ))
-    }
-    const abort = (reason: string) => controller?.abort(new Error(reason))
-    const timer = deadline === undefined ? undefined : setTimeout(() => {
-      const cause = new Cause.TimeoutException(`no answer within ${deadline} ms`)
-      finish(Effect.fail(new HttpClientError.RequestError({ request: request(), reason: "Transport", cause })))
-      abort("the request timed out")
-    }, deadline)
+    const exchange = new Exchange(resume, request, answer, deadline)
+    if (deadline !== undefined) exchange.timer = setTimeout(timedOut, deadline, exchange)
     try {
       dispatcher.dispatch({
         origin: target.origin,
@@ -210,33 +258,11 @@ const dispatch = <A>(
         method: target.method as Dispatcher.HttpMethod,
         headers: target.headers,
         body: target.body ?? null
-      }, {
-        onRequestStart(c) {
-          controller = c
-          if (done) c.abort(new Error("the request was interrupted"))
-        },
-        onResponseStart(_, statusCode, responseHeaders) {
-          status = statusCode
-          headers = responseHeaders
-        },
-        onResponseData(_, chunk) {
-          chunks.push(chunk)
-        },
-        onResponseEnd() {
-          finish(Effect.succeed(answer(status, headers, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))))
-        },
-        onResponseError(_, error) {
-          fail(error)
-        }
-      })
+      }, exchange)
     } catch (error) {
-      fail(error)
+      exchange.fail(error)
     }
-    return Effect.sync(() => {
-      done = true
-      if (timer !== undefined) clearTimeout(timer)
-      abort("the request was interrupted")
-    })
+    return Effect.sync(() => exchange.cancel())
   })
 
 /** Header values as one string each (repeated headers joined, as the platform's `Headers` does). */
