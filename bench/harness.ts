@@ -26,6 +26,17 @@ export interface Paired {
   readonly ratios: ReadonlyArray<number>
 }
 
+/**
+ * Untimed rounds of both sides before the measure, the same for each: the figures are of the
+ * steady state, once V8 has compiled the hot code of either (cold start is P5's measure).
+ */
+export const warmUp = async (rounds: number, subject: () => Promise<unknown>, baseline: () => Promise<unknown>) => {
+  for (let i = 0; i < rounds; i++) {
+    await subject()
+    await baseline()
+  }
+}
+
 /** Runs `rounds` interleaved rounds of two timed async functions (each returns its own measure). */
 export const interleave = async (
   rounds: number,

@@ -12,11 +12,13 @@ import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { request } from "undici"
-import { interleave, type Row, summary, timed } from "./harness.js"
+import { interleave, type Row, summary, timed, warmUp } from "./harness.js"
 import { fakeJwt, startBenchServer } from "./server.js"
 
 export interface Sizes {
   readonly rounds: number
+  /** Untimed rounds of each side first (`warmUp`). */
+  readonly warm: number
   readonly quick: boolean
 }
 
@@ -32,7 +34,7 @@ const clientRuntime = (configUrl: string) =>
 const userAgent = JSON.stringify({ system: "bench", version: "", commit_sha: "", scale_set_id: 0, subsystem: "", build_version: "0.1.0", build_commit_sha: "unknown", kind: "scaleset" })
 
 /** P1: 64 concurrent generateJitRunnerConfig, the server answering each after 20 ms. */
-export const p1 = async ({ rounds }: Sizes): Promise<Row> => {
+export const p1 = async ({ rounds, warm }: Sizes): Promise<Row> => {
   const server = await startBenchServer({ jitDelayMs: 20 })
   const runtime = clientRuntime(server.configUrl)
   try {
@@ -55,8 +57,7 @@ export const p1 = async ({ rounds }: Sizes): Promise<Row> => {
         body: JSON.stringify({ name: `r-${i}`, workFolder: "" })
       }).then((res) => res.body.json())
     const baseline = () => timed(() => Promise.all(Array.from({ length: 64 }, (_, i) => raw(i))))
-    await subject()
-    await baseline()
+    await warmUp(warm, subject, baseline)
     const paired = await interleave(rounds, subject, baseline)
     const one = summary(await Promise.all([0, 1, 2].map(() => timed(() => runtime.runPromise(client.generateJitRunnerConfig({ name: "one" }, 1))))))
     const ratio = summary(paired.ratios)
@@ -114,7 +115,7 @@ export const fiftyJobMessage = (): string => {
 }
 
 /** P3: decode one 50-job message, against JSON.parse of the envelope and its body. */
-export const p3 = async ({ rounds, quick }: Sizes): Promise<Row> => {
+export const p3 = async ({ rounds, warm, quick }: Sizes): Promise<Row> => {
   const text = fiftyJobMessage()
   const response = { method: "GET" as const, url: "https://example.invalid/queue", status: 200, headers: {}, text, attempts: 1 }
   const n = quick ? 200 : 2000
@@ -128,8 +129,7 @@ export const p3 = async ({ rounds, quick }: Sizes): Promise<Row> => {
     })
   const jobs = Effect.runSync(MessageSession.decodeMessage(response)).jobs.length
   if (jobs !== 50) throw new Error(`P3: decoded ${jobs} jobs, expected 50`)
-  await subject()
-  await baseline()
+  await warmUp(warm, subject, baseline)
   const paired = await interleave(rounds, subject, baseline)
   const ratio = summary(paired.ratios)
   return {
@@ -241,10 +241,10 @@ export const oneJobMessage = (n: number): string =>
   })
 
 /** P2: the listener loop (poll, decode, events, ack) against a server answering at once. */
-export const p2 = async ({ rounds, quick }: Sizes): Promise<Row> => {
+export const p2 = async ({ rounds, warm, quick }: Sizes): Promise<Row> => {
   const server = await startBenchServer({ queue: { message: oneJobMessage } })
   const runtime = clientRuntime(server.configUrl)
-  const n = quick ? 50 : 500
+  const n = quick ? 50 : 1000
   try {
     const client = await runtime.runPromise(ScaleSetClient.ScaleSetClient)
     const handled = (messages: number) =>
@@ -273,8 +273,7 @@ export const p2 = async ({ rounds, quick }: Sizes): Promise<Row> => {
           await ack.body.dump()
         }
       })
-    await subject()
-    await baseline()
+    await warmUp(warm, subject, baseline)
     const paired = await interleave(rounds, subject, baseline)
     const acks = server.counts.get("ack") ?? 0
     if (acks < n) throw new Error(`P2: the listener acknowledged ${acks} messages, expected at least ${n}`)

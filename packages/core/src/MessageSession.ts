@@ -332,9 +332,8 @@ export const make = (
       })
 
     const queueBase = lastBase()
-    const queueHeaders = (session: ScaleSetSchema.RunnerScaleSetSession) => ({
-      Authorization: `Bearer ${Redacted.value(session.messageQueueAccessToken)}`
-    })
+    const queueAuthorization = (session: ScaleSetSchema.RunnerScaleSetSession) =>
+      `Bearer ${Redacted.value(session.messageQueueAccessToken)}`
 
     // the queue operations run once per message: spans without a captured stack trace (internal/span.ts)
     const getMessage = (
@@ -351,9 +350,9 @@ export const make = (
               method: "GET",
               url: withBaseQuery(queueBase(session.messageQueueUrl), lastMessageId > 0 ? { lastMessageId } : undefined),
               headers: {
-                ...queueHeaders(session),
-                Accept: "application/json; api-version=6.0-preview",
-                "X-ScaleSetMaxCapacity": String(maxCapacity)
+                authorization: queueAuthorization(session),
+                accept: "application/json; api-version=6.0-preview",
+                "x-scalesetmaxcapacity": String(maxCapacity)
               },
               ok: [200, 202, 401],
               timeout: pollTimeout,
@@ -368,7 +367,7 @@ export const make = (
           api.pipeline.send({
             method: "DELETE",
             url: joinBase(queueBase(session.messageQueueUrl), String(messageId)),
-            headers: { ...queueHeaders(session), "Content-Type": "application/json" },
+            headers: { authorization: queueAuthorization(session), "content-type": "application/json" },
             ok: [204, 401],
             ...(retry === undefined ? {} : { retry }),
             ...(timeout === undefined ? {} : { timeout })

@@ -34,6 +34,7 @@ import * as Span from "@scaleset/core/Span"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import type { ResponseDecodeError } from "@scaleset/core/ScaleSetError"
 import type * as ScaleSetSchema from "@scaleset/core/ScaleSetSchema"
+import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -511,10 +512,16 @@ const engine = <E, R>(
   handle: Handle<E, R>,
   mode: "events" | "eventsWith"
 ): Stream.Stream<ScalingEvent, ListenerError | E, R> =>
-  Stream.unwrap(
+  Stream.fromChannel(Channel.unwrap(
     Effect.flatMap(makeLoop(session, options, handle, mode), (loop) =>
-      Effect.map(loop.start, (first) => Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunk(loop.step))))
-  )
+      Effect.map(loop.start, (first) => {
+        // the first event, then each step's events: a channel of its own, which takes fewer runtime
+        // steps per message than `Stream.repeatEffectChunk`
+        const steps: Channel.Channel<Chunk.Chunk<ScalingEvent>, unknown, ListenerError | E, unknown, never, unknown, R> =
+          Channel.flatMap(Channel.fromEffect(loop.step), (events) => Channel.zipRight(Channel.write(events), steps))
+        return Channel.zipRight(Channel.write(first), steps)
+      }))
+  ))
 
 /**
  * The scaling events of a message session, forever (until interrupted or a fatal error). A

@@ -131,6 +131,7 @@ export const make = (options: TransportOptions = {}): Effect.Effect<Transport, T
     if (plan._tag === "Fixed") yield* Effect.logDebug(`requests go through the proxy ${Proxy.redactUrl(plan.proxy)}`)
     const dispatcher = yield* InternalDispatcher.make({
       proxyFor: Proxy.selector(plan),
+      proxyFixedPerOrigin: plan._tag !== "Function",
       ca,
       rejectUnauthorized,
       connectTimeout: yield* positiveMillis(options.connectTimeout ?? defaults.connectTimeout, "connectTimeout"),

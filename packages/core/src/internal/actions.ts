@@ -44,8 +44,8 @@ export const make = (pipeline: Pipeline, tokens: TokenChain): ActionsApi => {
             request.path.includes("api-version=") ? request.query : { ...request.query, "api-version": API_VERSION }
           ),
           headers: {
-            Authorization: `Bearer ${Redacted.value(request.token ?? admin.token)}`,
-            "Content-Type": "application/json"
+            authorization: `Bearer ${Redacted.value(request.token ?? admin.token)}`,
+            "content-type": "application/json"
           },
           ...(request.json === undefined ? {} : { json: request.json }),
           ...(request.ok === undefined ? {} : { ok: request.ok }),

@@ -16,6 +16,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
 import * as Retry from "../Retry.js"
@@ -36,10 +37,11 @@ export type Method = "GET" | "POST" | "PATCH" | "DELETE"
 export interface RequestSpec {
   readonly method: Method
   readonly url: string
-  readonly headers: Record<string, string>
+  /** Lower-case names, as they go on the wire. */
+  readonly headers: Readonly<Record<string, string>>
   /** A JSON value; sent as `application/json` text. */
   readonly json?: unknown
-  /** Send an empty body (with the given Content-Type). */
+  /** Send an empty body (with the given `content-type`). */
   readonly emptyBody?: boolean
   /** The statuses that mean success; default any 2xx. */
   readonly ok?: ReadonlyArray<number>
@@ -302,6 +304,133 @@ export interface Pipeline {
   readonly send: (spec: RequestSpec) => Effect.Effect<RawResponse, ErrorFromStatus>
 }
 
+interface Settings {
+  readonly execute: Execute
+  readonly userAgent: () => string
+  readonly scheduleFor: (retry: Retry.RetryOptions) => Schedule.Schedule<unknown, Retry.RetryInput>
+  readonly retry: Retry.RetryOptions
+}
+
+/** One request: its wire form, its attempts and the steps between them. */
+class Send {
+  attempts = 0
+  readonly request: TransportRequest
+  readonly headers: Record<string, string>
+
+  constructor(
+    readonly settings: Settings,
+    readonly spec: RequestSpec,
+    readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    readonly deadline: number
+  ) {
+    const headers: Record<string, string> = { ...spec.headers }
+    let body: string | undefined
+    if (spec.json !== undefined) {
+      body = JSON.stringify(spec.json)
+      headers["content-type"] = "application/json"
+    } else if (spec.emptyBody) {
+      body = ""
+      headers["content-type"] ??= "application/json"
+    }
+    this.headers = headers
+    this.request = { method: spec.method, url: spec.url, headers, body }
+  }
+
+  exchange(): Effect.Effect<TransportResponse, HttpClientError.HttpClientError> {
+    this.attempts++
+    this.headers["user-agent"] = this.settings.userAgent()
+    return this.settings.execute(this.request, this.deadline)
+  }
+
+  isOk(status: number): boolean {
+    const ok = this.spec.ok
+    return ok ? ok.includes(status) : status >= 200 && status < 300
+  }
+
+  response(r: TransportResponse): RawResponse {
+    return { method: this.spec.method, url: this.spec.url, status: r.status, headers: r.headers, text: stripBom(r.text), attempts: this.attempts }
+  }
+
+  transportFailure(error: HttpClientError.HttpClientError): AttemptFailure {
+    return Cause.isTimeoutException(error.cause)
+      ? new AttemptFailure({
+        retryable: true,
+        retryAfter: Option.none(),
+        response: undefined,
+        reason: "Timeout",
+        detail: `no answer within ${Duration.format(Duration.millis(this.deadline))}`
+      })
+      : new AttemptFailure({
+        retryable: (error._tag === "ResponseError" || error.reason === "Transport") && !isPermanentTransportError(error),
+        retryAfter: Option.none(),
+        response: undefined,
+        reason: "Transport",
+        detail: transportDetail(error)
+      })
+  }
+
+  statusFailure(res: RawResponse): AttemptFailure {
+    const now = () => Context.get(this.fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+    return new AttemptFailure({
+      retryable: isTransientStatus(res.status) || (this.spec.retryAlso?.includes(res.status) ?? false),
+      retryAfter: res.status === 429 || res.status === 503
+        ? Retry.parseRetryAfter(header(res.headers, "retry-after"), now())
+        : Option.none(),
+      response: res,
+      reason: "StatusCode",
+      detail: undefined
+    })
+  }
+
+  succeeded(res: RawResponse): Effect.Effect<RawResponse> {
+    annotate(this.fiber.currentSpan, this.spec, res.status, this.attempts)
+    return Effect.succeed(res)
+  }
+
+  failed(failure: AttemptFailure): Effect.Effect<never, ErrorFromStatus> {
+    const spec = this.spec
+    annotate(this.fiber.currentSpan, spec, failure.response?.status, this.attempts)
+    return Effect.fail(
+      failure.response
+        ? errorFromResponse({ ...failure.response, attempts: this.attempts })
+        : new ScaleSetApiError({ method: spec.method, url: spec.url, reason: failure.reason, attempts: this.attempts, detail: failure.detail })
+    )
+  }
+
+  /** The first attempt; the retry schedule starts only after a failure, which it is fed first. */
+  start(): Effect.Effect<RawResponse, ErrorFromStatus> {
+    return Effect.matchEffect(this.exchange(), {
+      onFailure: (error) => this.retry(this.transportFailure(error)),
+      onSuccess: (r) => {
+        const res = this.response(r)
+        return this.isOk(res.status) ? this.succeeded(res) : this.retry(this.statusFailure(res))
+      }
+    })
+  }
+
+  retry(first: AttemptFailure): Effect.Effect<RawResponse, ErrorFromStatus> {
+    let replay: AttemptFailure | undefined = first
+    const attempt = Effect.suspend((): Effect.Effect<RawResponse, AttemptFailure> => {
+      if (replay !== undefined) {
+        const failure = replay
+        replay = undefined
+        return Effect.fail(failure)
+      }
+      return Effect.matchEffect(this.exchange(), {
+        onFailure: (error) => Effect.fail(this.transportFailure(error)),
+        onSuccess: (r) => {
+          const res = this.response(r)
+          return this.isOk(res.status) ? Effect.succeed(res) : Effect.fail(this.statusFailure(res))
+        }
+      })
+    })
+    return Effect.matchEffect(Effect.retry(attempt, this.settings.scheduleFor(this.spec.retry ?? this.settings.retry)), {
+      onFailure: (failure) => this.failed(failure),
+      onSuccess: (res) => this.succeeded(res)
+    })
+  }
+}
+
 const deadlineMillis = (timeout: Duration.DurationInput) => Math.max(1, Math.ceil(Duration.toMillis(Duration.decode(timeout))))
 
 export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOptions): Pipeline => {
@@ -315,113 +444,14 @@ export const makePipeline = (client: HttpClient.HttpClient, options: PipelineOpt
     return schedule
   }
   const defaultDeadline = deadlineMillis(options.timeout)
-  const execute = options.execute ?? executeWith(client)
 
-  // plain combinators and one read of the fiber, not a generator: this runs for every request, and
-  // one that succeeds at once takes a handful of runtime steps
+  const pipeline: Settings = { execute: options.execute ?? executeWith(client), userAgent: options.userAgent, scheduleFor, retry: options.retry }
+  // one read of the fiber and one object per request, not a generator: this runs for every
+  // request, and one that succeeds at once takes a handful of runtime steps
   const send = (spec: RequestSpec): Effect.Effect<RawResponse, ErrorFromStatus> =>
-    Effect.withFiberRuntime((fiber) => {
-      const span = Option.getOrUndefined(Context.getOption(fiber.currentContext, Tracer.ParentSpan))
-      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-      const deadline = spec.timeout === undefined ? defaultDeadline : deadlineMillis(spec.timeout)
-      // the wire's header names are lower-case; a JSON body sets its content type
-      const headers: Record<string, string> = {}
-      for (const name in spec.headers) headers[name.toLowerCase()] = spec.headers[name]!
-      let body: string | undefined
-      if (spec.json !== undefined) {
-        body = JSON.stringify(spec.json)
-        headers["content-type"] = "application/json"
-      } else if (spec.emptyBody) {
-        body = ""
-        headers["content-type"] ??= "application/json"
-      }
-      const request: TransportRequest = { method: spec.method, url: spec.url, headers, body }
-      let attempts = 0
-      const exchange = () => {
-        attempts++
-        headers["user-agent"] = options.userAgent()
-        return execute(request, deadline)
-      }
-
-      const response = (r: TransportResponse): RawResponse => ({
-        method: spec.method,
-        url: spec.url,
-        status: r.status,
-        headers: r.headers,
-        text: stripBom(r.text),
-        attempts
-      })
-      const transportFailure = (error: HttpClientError.HttpClientError) =>
-        Cause.isTimeoutException(error.cause)
-          ? new AttemptFailure({
-            retryable: true,
-            retryAfter: Option.none(),
-            response: undefined,
-            reason: "Timeout",
-            detail: `no answer within ${Duration.format(Duration.millis(deadline))}`
-          })
-          : new AttemptFailure({
-            retryable: (error._tag === "ResponseError" || error.reason === "Transport") && !isPermanentTransportError(error),
-            retryAfter: Option.none(),
-            response: undefined,
-            reason: "Transport",
-            detail: transportDetail(error)
-          })
-      const statusFailure = (res: RawResponse) =>
-        new AttemptFailure({
-          retryable: isTransientStatus(res.status) || (spec.retryAlso?.includes(res.status) ?? false),
-          retryAfter: res.status === 429 || res.status === 503
-            ? Retry.parseRetryAfter(header(res.headers, "retry-after"), clock.unsafeCurrentTimeMillis())
-            : Option.none(),
-          response: res,
-          reason: "StatusCode",
-          detail: undefined
-        })
-      const isOk = (status: number) => spec.ok ? spec.ok.includes(status) : status >= 200 && status < 300
-
-      const succeeded = (res: RawResponse) => {
-        annotate(span, spec, res.status, attempts)
-        return Effect.succeed(res)
-      }
-      const failed = (failure: AttemptFailure): Effect.Effect<never, ErrorFromStatus> => {
-        annotate(span, spec, failure.response?.status, attempts)
-        return Effect.fail(
-          failure.response
-            ? errorFromResponse({ ...failure.response, attempts })
-            : new ScaleSetApiError({ method: spec.method, url: spec.url, reason: failure.reason, attempts, detail: failure.detail })
-        )
-      }
-      // the retry schedule starts only after a failure, which it is fed first: the common case (one
-      // attempt that succeeds) does not pay for a schedule driver
-      const retry = (first: AttemptFailure) => {
-        let replay: AttemptFailure | undefined = first
-        const attempt = Effect.suspend((): Effect.Effect<RawResponse, AttemptFailure> => {
-          if (replay !== undefined) {
-            const failure = replay
-            replay = undefined
-            return Effect.fail(failure)
-          }
-          return Effect.matchEffect(exchange(), {
-            onFailure: (error) => Effect.fail(transportFailure(error)),
-            onSuccess: (r) => {
-              const res = response(r)
-              return isOk(res.status) ? Effect.succeed(res) : Effect.fail(statusFailure(res))
-            }
-          })
-        })
-        return Effect.matchEffect(Effect.retry(attempt, scheduleFor(spec.retry ?? options.retry)), {
-          onFailure: failed,
-          onSuccess: succeeded
-        })
-      }
-      return Effect.matchEffect(exchange(), {
-        onFailure: (error) => retry(transportFailure(error)),
-        onSuccess: (r) => {
-          const res = response(r)
-          return isOk(res.status) ? succeeded(res) : retry(statusFailure(res))
-        }
-      })
-    })
+    Effect.withFiberRuntime((fiber) =>
+      new Send(pipeline, spec, fiber, spec.timeout === undefined ? defaultDeadline : deadlineMillis(spec.timeout)).start()
+    )
 
   return { send }
 }

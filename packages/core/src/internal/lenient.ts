@@ -160,31 +160,30 @@ export const redacted: Field<Redacted.Redacted<string>> = field(
 
 /** A nested record as an `Option`: absent and null are `None`. */
 export const option = <A, I>(schema: Schema.Schema<A, I>): Field<Option.Option<A>> => {
-  const decode = ParseResult.decodeUnknownEither(schema)
-  const encode = ParseResult.encodeUnknownEither(schema)
-  return field(`${String(schema.ast)} or null`, (u) => {
-    if (u == null) return Option.none()
-    const result = decode(u)
-    return result._tag === "Right" ? Option.some(result.right) : INVALID
-  }, (a) => {
-    if (Option.isNone(a)) return null
-    const result = encode(a.value)
-    return result._tag === "Right" ? result.right : null
-  })
+  const nested = optional(schema)
+  return field(nested.expected, (u) => {
+    const value = nested.decode(u)
+    return value === INVALID ? INVALID : Option.fromNullable(value)
+  }, (a) => (Option.isNone(a) ? null : nested.encode(a.value) ?? null))
 }
+
+/** The compiled decoders of lenient records, for records nested in records. */
+const fastDecoders = new WeakMap<Schema.Schema.Any, (u: unknown) => unknown>()
 
 /** A nested record that may be absent or null (an absent key then). */
 export const optional = <A, I>(schema: Schema.Schema<A, I>): Field<A | undefined, true> => {
-  const decode = ParseResult.decodeUnknownEither(schema)
+  const decodeSchema = ParseResult.decodeUnknownEither(schema)
   const encode = ParseResult.encodeUnknownEither(schema)
+  // a nested lenient record decodes straight, without the schema machinery
+  const fast = fastDecoders.get(schema)
+  const decode = fast ?? ((u: unknown) => {
+    const result = decodeSchema(u)
+    return result._tag === "Right" ? result.right : INVALID
+  })
   return {
     expected: `${String(schema.ast)} or null`,
     optional: true,
-    decode: (u) => {
-      if (u == null) return undefined
-      const result = decode(u)
-      return result._tag === "Right" ? result.right : INVALID
-    },
+    decode: (u) => (u == null ? undefined : decode(u) as A | typeof INVALID),
     encode: (a) => {
       const result = encode(a)
       return result._tag === "Right" ? result.right : undefined
@@ -287,7 +286,7 @@ export const struct = <F extends Fields>(
   const fast = (options?.interpreted ? undefined : compile(keys, decoders, optional)) ??
     interpret(keys, decoders, optional, () => {})
   const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-  return Schema.declare([], {
+  const schema = Schema.declare([], {
     decode: () => (input, _, ast: AST.Declaration) => {
       if (!isObject(input)) return ParseResult.fail(new ParseResult.Type(ast, input, `Expected ${identifier}, an object`))
       const out = fast(input)
@@ -309,4 +308,6 @@ export const struct = <F extends Fields>(
       return ParseResult.succeed(out as Type<F>)
     }
   }, { identifier })
+  fastDecoders.set(schema, (u) => (isObject(u) ? fast(u) : INVALID))
+  return schema
 }

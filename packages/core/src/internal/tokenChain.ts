@@ -79,7 +79,7 @@ export const make = (options: {
       const response = yield* pipeline.send({
         method: "POST",
         url: GitHubConfig.apiUrl(config, `/app/installations/${credentials.installationId}/access_tokens`),
-        headers: { Authorization: `Bearer ${Redacted.value(jwt)}`, "Content-Type": "application/vnd.github+json" },
+        headers: { authorization: `Bearer ${Redacted.value(jwt)}`, "content-type": "application/vnd.github+json" },
         emptyBody: true,
         ok: [201]
       })
@@ -91,7 +91,7 @@ export const make = (options: {
       const registration = yield* pipeline.send({
         method: "POST",
         url: GitHubConfig.apiUrl(config, GitHubConfig.registrationTokenPath(config)),
-        headers: { Authorization: `Bearer ${Redacted.value(token)}`, "Content-Type": "application/vnd.github.v3+json" },
+        headers: { authorization: `Bearer ${Redacted.value(token)}`, "content-type": "application/vnd.github.v3+json" },
         emptyBody: true,
         ok: [201]
       }).pipe(Effect.flatMap(decodeToken))
@@ -99,7 +99,7 @@ export const make = (options: {
       const admin = yield* pipeline.send({
         method: "POST",
         url,
-        headers: { Authorization: `RemoteAuth ${Redacted.value(registration.token)}`, "Content-Type": "application/json" },
+        headers: { authorization: `RemoteAuth ${Redacted.value(registration.token)}`, "content-type": "application/json" },
         json: { url: config.configUrl, runner_event: "register" },
         // the registration token can take a moment to become valid
         retryAlso: [401, 403]

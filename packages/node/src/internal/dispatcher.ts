@@ -10,6 +10,8 @@ import type { ProxySelector } from "./proxy.js"
 
 export interface DispatcherSettings {
   readonly proxyFor: ProxySelector
+  /** `proxyFor` answers the same for an origin every time (not a user's function): remember it. */
+  readonly proxyFixedPerOrigin: boolean
   /** Root CAs; `undefined` keeps Node's defaults. */
   readonly ca: ReadonlyArray<string> | undefined
   readonly rejectUnauthorized: boolean
@@ -63,11 +65,20 @@ export const make = (settings: DispatcherSettings): Effect.Effect<Dispatcher, ne
         }
         return agent
       }
+      // the proxy of each origin, decided once where that is fixed (the client talks to a handful)
+      const decided = new Map<string, URL | undefined>()
+      const proxyOf = (origin: string): URL | undefined => {
+        if (!settings.proxyFixedPerOrigin) return settings.proxyFor(new URL(origin))
+        if (decided.has(origin)) return decided.get(origin)
+        const proxy = settings.proxyFor(new URL(origin))
+        if (decided.size >= 1000) decided.clear()
+        decided.set(origin, proxy)
+        return proxy
+      }
       const dispatcher = direct.compose((dispatch) => (options, handler) => {
         // the platform client sets its own (very long) timeouts per request: ours apply
         const request = { ...options, ...timeouts }
-        const origin = options.origin === undefined ? undefined : new URL(String(options.origin))
-        const proxy = origin === undefined ? undefined : settings.proxyFor(origin)
+        const proxy = options.origin === undefined ? undefined : proxyOf(String(options.origin))
         return proxy === undefined ? dispatch(request, handler) : proxyAgent(proxy).dispatch(request, handler)
       })
       return { dispatcher, close: () => Promise.all([direct.destroy(), ...[...proxies.values()].map((p) => p.destroy())]) }
