@@ -4,6 +4,7 @@
  * single-flight, and a failed refresh leaves the previous state as it was.
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import type * as jose from "jose"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -123,18 +124,22 @@ export const make = (options: {
     const fresh = (current: Option.Option<AdminConnection>, now: number) =>
       Option.filter(current, (c) => c.expiresAt - REFRESH_BEFORE_MS > now)
 
-    const get = Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const current = fresh(yield* SynchronizedRef.get(state), now)
-      if (Option.isSome(current)) return current.value
-      // single flight: the ref's lock is held during the chain, later callers find it fresh
-      return yield* SynchronizedRef.modifyEffect(state, (previous) =>
-        Effect.gen(function*() {
-          const valid = fresh(previous, yield* Clock.currentTimeMillis)
-          if (Option.isSome(valid)) return [valid.value, previous] as const
-          const next = yield* tracedChain
-          return [next, Option.some(next)] as const
-        }))
+    // the ref's value, mirrored for the read every request makes (written only under its lock)
+    let latest = Option.none<AdminConnection>()
+    const refresh = SynchronizedRef.modifyEffect(state, (previous) =>
+      Effect.gen(function*() {
+        const valid = fresh(previous, yield* Clock.currentTimeMillis)
+        if (Option.isSome(valid)) return [valid.value, previous] as const
+        const next = yield* tracedChain
+        latest = Option.some(next)
+        return [next, latest] as const
+      }))
+
+    // single flight: the ref's lock is held during the chain, later callers find it fresh
+    const get = Effect.withFiberRuntime<AdminConnection, TokenChainError>((fiber) => {
+      const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+      const current = fresh(latest, now)
+      return Option.isSome(current) ? Effect.succeed(current.value) : refresh
     })
 
     return { get, refreshes: Effect.sync(() => refreshes) }
