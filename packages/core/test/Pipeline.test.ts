@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { ScaleSetError } from "@scaleset/core"
-import { fakeService, patClient, type Reply, type Seen } from "./helpers/service.js"
+import { fakeService, patClient, type Reply, type Seen, sessionReply } from "./helpers/service.js"
 
 const runner = { status: 200, body: { id: 1, name: "runner-1", runnerScaleSetId: 1 } } as const
 const isAgent = (req: Seen) => req.path.includes("/agents/")
@@ -187,18 +187,7 @@ describe("User-Agent", () => {
     Effect.gen(function*() {
       const service = yield* fakeService({
         handle: (req): Reply => {
-          if (req.path.endsWith("/sessions") && req.method === "POST") {
-            return {
-              status: 200,
-              body: {
-                sessionId: "5c3bb0c2-6f4e-4b43-9f36-1a2b3c4d5e6f",
-                ownerName: "o",
-                messageQueueUrl: `${service.url}/tenant/mq`,
-                messageQueueAccessToken: "mq-token",
-                statistics: { totalAssignedJobs: 0 }
-              }
-            }
-          }
+          if (req.path.endsWith("/sessions") && req.method === "POST") return sessionReply(service, "mq-token")
           if (req.path === "/tenant/mq") return { status: 202 }
           if (req.method === "DELETE") return { status: 204 }
           return runner

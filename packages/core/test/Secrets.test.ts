@@ -13,7 +13,7 @@ import * as Redacted from "effect/Redacted"
 import { Credentials, ScaleSetClient } from "@scaleset/core"
 import { adminJwt, makeAppKey } from "./helpers/keys.js"
 import { makeAgent, redirectingClient, serve } from "./helpers/wire.js"
-import { fakeService, httpClient, type Reply } from "./helpers/service.js"
+import { fakeService, httpClient, type Reply, sessionReply } from "./helpers/service.js"
 
 const PAT = "ghp_PATSECRET0123456789"
 const REG = "REGSECRET_abcdef"
@@ -66,18 +66,7 @@ describe("secrets stay secret", () => {
           if (req.path.endsWith("/generatejitconfig")) {
             return { status: 200, body: { runner: { id: 1, name: "r", runnerScaleSetId: 1 }, encodedJITConfig: JIT } }
           }
-          if (req.path.endsWith("/sessions") && req.method === "POST") {
-            return {
-              status: 200,
-              body: {
-                sessionId: "5c3bb0c2-6f4e-4b43-9f36-1a2b3c4d5e6f",
-                ownerName: "o",
-                messageQueueUrl: `${service.url}/tenant/mq`,
-                messageQueueAccessToken: QUEUE,
-                statistics: { totalAssignedJobs: 0 }
-              }
-            }
-          }
+          if (req.path.endsWith("/sessions") && req.method === "POST") return sessionReply(service, QUEUE)
           if (req.path.startsWith("/tenant/mq")) return { status: 401, body: "expired" }
           if (req.method === "PATCH") return { status: 404 }
           return { status: 204 }

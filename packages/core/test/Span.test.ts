@@ -5,7 +5,7 @@ import type * as Context from "effect/Context"
 import type * as Exit from "effect/Exit"
 import * as Tracer from "effect/Tracer"
 import { Span } from "@scaleset/core"
-import { fakeService, patClient, type Reply } from "./helpers/service.js"
+import { fakeService, patClient, type Reply, sessionReply } from "./helpers/service.js"
 
 /** A tracer that keeps every span it makes, as an exporter would see them. */
 const recordingTracer = () => {
@@ -52,18 +52,7 @@ const recordingTracer = () => {
 }
 
 const handle = (service: { url: string }) => (req: { method: string; path: string }): Reply => {
-  if (req.path.endsWith("/sessions") && req.method === "POST") {
-    return {
-      status: 200,
-      body: {
-        sessionId: "5c3bb0c2-6f4e-4b43-9f36-1a2b3c4d5e6f",
-        ownerName: "o",
-        messageQueueUrl: `${service.url}/tenant/mq`,
-        messageQueueAccessToken: "mq-secret-token",
-        statistics: { totalAssignedJobs: 0 }
-      }
-    }
-  }
+  if (req.path.endsWith("/sessions") && req.method === "POST") return sessionReply(service, "mq-secret-token")
   if (req.path === "/tenant/mq") return { status: 202 }
   if (req.method === "DELETE") return { status: 204 }
   if (req.path.endsWith("/agents/404")) return { status: 404, body: { typeName: "AgentNotFoundException", message: "no runner" } }

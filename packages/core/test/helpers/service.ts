@@ -26,6 +26,18 @@ export type Reply =
   | { readonly stall: true }
   | { readonly destroy: true }
 
+/** The answer to a session create: a session whose queue is `{service}/tenant/mq`. */
+export const sessionReply = (service: { readonly url: string }, queueToken: string): Reply => ({
+  status: 200,
+  body: {
+    sessionId: "5c3bb0c2-6f4e-4b43-9f36-1a2b3c4d5e6f",
+    ownerName: "o",
+    messageQueueUrl: `${service.url}/tenant/mq`,
+    messageQueueAccessToken: queueToken,
+    statistics: { totalAssignedJobs: 0 }
+  }
+})
+
 export interface ServiceOptions {
   /** The admin token for the n-th chain (0-based). Default: a JWT valid for 10 minutes. */
   readonly adminToken?: (n: number) => string
