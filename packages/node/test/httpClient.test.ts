@@ -18,6 +18,7 @@ import * as Credentials from "@scaleset/core/Credentials"
 import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import { Faults, startSimulator } from "@scaleset/testing"
 import * as NodeScaleSet from "../src/NodeScaleSet.js"
+import * as UndiciClient from "../src/internal/undiciClient.js"
 
 interface Seen {
   readonly method: string
@@ -158,4 +159,26 @@ describe("the Node client's per-request deadline (enforced by the transport)", (
       const group = yield* client.getRunnerGroupByName("default")
       assert.strictEqual(group.name, "default")
     }).pipe(Effect.scoped, noEnv))
+})
+
+describe("splitUrl", () => {
+  it("gives the origin and path the URL parser gives, for the URLs the pipeline builds and odd ones", () => {
+    const urls = [
+      "https://pipelines.actions.githubusercontent.com/abc/_apis/runtime/runnerscalesets/1?api-version=6.0-preview",
+      "http://127.0.0.1:8080/queue/1?sessionId=s&lastMessageId=7",
+      "https://HOST.example:443/Path/a%20b",
+      "https://user:pass@host/x",
+      "https://host",
+      "https://host?x=1",
+      "https://host/p#frag",
+      "http://[::1]:9000/v",
+      "http://HOST:80/x",
+      "https://host:443/x?y",
+      "HTTPS://host/x"
+    ]
+    for (const url of urls) {
+      const parsed = new URL(url)
+      assert.deepStrictEqual(UndiciClient.splitUrl(url), { origin: parsed.origin, path: parsed.pathname + parsed.search }, url)
+    }
+  })
 })

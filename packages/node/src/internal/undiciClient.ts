@@ -275,15 +275,23 @@ const flatHeaders = (raw: RawHeaders): Record<string, string> => {
   return out
 }
 
+/** An authority the URL parser would keep as it is: lower case, no credentials, no default port. */
+const plainAuthority = /^[a-z0-9.\-]+(:\d+)?$|^\[[0-9a-f:.]+\](:\d+)?$/
+
 /**
  * Origin and path of a URL the pipeline built (absolute and normalised): split as text, which is
- * what `new URL` would give for these, without parsing; anything unusual is parsed.
+ * what `new URL` gives for these, without parsing; anything else is parsed.
  */
 export const splitUrl = (url: string): { readonly origin: string; readonly path: string } => {
   const authority = url.indexOf("//") + 2
   let end = authority
   while (end < url.length && url[end] !== "/" && url[end] !== "?" && url[end] !== "#") end++
-  if (authority === 1 || url.includes("@") || url.includes("#") || url[end] !== "/") {
+  const host = url.slice(authority, end)
+  const scheme = url.slice(0, authority)
+  if (
+    (scheme !== "https://" && scheme !== "http://") || url[end] !== "/" || url.includes("#") || !plainAuthority.test(host) ||
+    host.endsWith(scheme === "https://" ? ":443" : ":80")
+  ) {
     const parsed = new URL(url)
     return { origin: parsed.origin, path: parsed.pathname + parsed.search }
   }
