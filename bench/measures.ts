@@ -34,7 +34,7 @@ const clientRuntime = (configUrl: string) =>
 const userAgent = JSON.stringify({ system: "bench", version: "", commit_sha: "", scale_set_id: 0, subsystem: "", build_version: "0.1.0", build_commit_sha: "unknown", kind: "scaleset" })
 
 /** P1: 64 concurrent generateJitRunnerConfig, the server answering each after 20 ms. */
-export const p1 = async ({ rounds, warm }: Sizes): Promise<Row> => {
+export const p1 = async ({ rounds, warm, quick }: Sizes): Promise<Row> => {
   const server = await startBenchServer({ jitDelayMs: 20 })
   const runtime = clientRuntime(server.configUrl)
   try {
@@ -59,7 +59,7 @@ export const p1 = async ({ rounds, warm }: Sizes): Promise<Row> => {
     const baseline = () => timed(() => Promise.all(Array.from({ length: 64 }, (_, i) => raw(i))))
     await warmUp(warm, subject, baseline)
     // a round is ~30 ms, where one collection or timer hiccup weighs much: three times the rounds
-    const paired = await interleave(rounds * 3, subject, baseline)
+    const paired = await interleave(quick ? rounds : rounds * 3, subject, baseline)
     const one = summary(await Promise.all([0, 1, 2].map(() => timed(() => runtime.runPromise(client.generateJitRunnerConfig({ name: "one" }, 1))))))
     const ratio = summary(paired.ratios)
     const subjectMs = summary(paired.subject).median

@@ -8,7 +8,7 @@ import { printTable, type Row } from "./harness.js"
 import { p1, p2, p3, p4, p5, p6, type Sizes } from "./measures.js"
 
 const quick = process.argv.includes("--quick")
-const sizes: Sizes = { rounds: quick ? 1 : 9, warm: quick ? 1 : 3, quick }
+const sizes: Sizes = { rounds: quick ? 1 : 9, warm: quick ? 0 : 3, quick }
 // `--only P1,P2` runs some of the measures (while working on one)
 const onlyArg = process.argv.find((arg) => arg.startsWith("--only="))
 const only = onlyArg === undefined ? undefined : new Set(onlyArg.slice("--only=".length).toUpperCase().split(","))
