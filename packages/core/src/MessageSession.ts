@@ -45,10 +45,12 @@ import { withOperationSpan } from "./Span.js"
 export interface MessageSession {
   readonly scaleSetId: number
   /**
-   * `true` when `getMessage` hands a message over with no interruption point after receiving it,
-   * as the client's sessions do (the answer is decoded synchronously). A listener then polls on
-   * its own fiber; otherwise on a child fiber, so that an interruption landing during the poll
-   * still finds the message the poll brought.
+   * `true` when `getMessage` hands a message over with no suspension after receiving it, as the
+   * client's sessions do (the answer is decoded synchronously). A listener then polls on its own
+   * fiber, a fiber fewer per poll; otherwise on a child fiber, so that an interruption requested
+   * during the poll still finds the message the poll brought. The one case the child fiber covers
+   * and its own fiber does not: an interruption already queued when the answer arrives wins, and
+   * the message, not acknowledged, is delivered again.
    */
   readonly atomicPoll?: boolean | undefined
   /** The current session (it changes when the session is refreshed or re-created). */

@@ -261,16 +261,19 @@ export const make = (
         { scaleSetId: id }
       )
 
+    // the arguments are read when the effect runs (a JavaScript caller may pass nothing)
     const createRunnerScaleSet = (input: RunnerScaleSetInput) =>
       withOperationSpan(
-        !input.name && !(input.labels && input.labels.length > 0)
-          ? Effect.fail<RequestError | ValidationError>(
-            new ValidationError({ field: "runnerScaleSet", reason: "a name or at least one label is required" })
-          )
-          : Effect.flatMap(
-            api.request({ method: "POST", path: "_apis/runtime/runnerscalesets", json: scaleSetBody(input, true), ok: [200] }),
-            decodeScaleSet
-          ),
+        Effect.suspend(() =>
+          !input.name && !(input.labels && input.labels.length > 0)
+            ? Effect.fail<RequestError | ValidationError>(
+              new ValidationError({ field: "runnerScaleSet", reason: "a name or at least one label is required" })
+            )
+            : Effect.flatMap(
+              api.request({ method: "POST", path: "_apis/runtime/runnerscalesets", json: scaleSetBody(input, true), ok: [200] }),
+              decodeScaleSet
+            )
+        ),
         "ScaleSetClient.createRunnerScaleSet"
       )
 
@@ -279,7 +282,9 @@ export const make = (
         Effect.zipRight(
           validId("runnerScaleSetId", id),
           Effect.flatMap(
-            api.request({ method: "PATCH", path: `_apis/runtime/runnerscalesets/${id}`, json: scaleSetBody(patch, false), ok: [200] }),
+            Effect.suspend(() =>
+              api.request({ method: "PATCH", path: `_apis/runtime/runnerscalesets/${id}`, json: scaleSetBody(patch, false), ok: [200] })
+            ),
             decodeScaleSet
           )
         ),
@@ -299,11 +304,11 @@ export const make = (
     ) =>
       withOperationSpan(
         Effect.flatMap(
-          getRunnerScaleSet(input.runnerGroupId, input.name),
+          Effect.suspend(() => getRunnerScaleSet(input.runnerGroupId, input.name)),
           Option.match({ onNone: () => createRunnerScaleSet(input), onSome: Effect.succeed })
         ),
         "ScaleSetClient.getOrCreateRunnerScaleSet",
-        { name: input.name }
+        { name: input?.name }
       )
 
     const getRunnerGroupByName = (name: string) =>
@@ -327,12 +332,14 @@ export const make = (
     const generateJitRunnerConfig = (setting: JitRunnerSetting, scaleSetId: number) =>
       withOperationSpan(
         Effect.flatMap(
-          api.request({
-            method: "POST",
-            path: `_apis/runtime/runnerscalesets/${scaleSetId}/generatejitconfig`,
-            json: { name: setting.name ?? "", workFolder: setting.workFolder ?? "" },
-            ok: [200]
-          }),
+          Effect.suspend(() =>
+            api.request({
+              method: "POST",
+              path: `_apis/runtime/runnerscalesets/${scaleSetId}/generatejitconfig`,
+              json: { name: setting.name ?? "", workFolder: setting.workFolder ?? "" },
+              ok: [200]
+            })
+          ),
           decodeJit
         ),
         "ScaleSetClient.generateJitRunnerConfig",

@@ -65,3 +65,23 @@ describe("job message schemas (lenient records)", () => {
     assert.isFalse("finishTime" in wire)
   })
 })
+
+describe("JIT runner configs (a lenient record with a nested one)", () => {
+  const decode = Schema.decodeUnknownEither(ScaleSetSchema.RunnerScaleSetJitRunnerConfig)
+  const paths = (u: unknown) =>
+    Either.match(decode(u), {
+      onLeft: (e) => ParseResult.ArrayFormatter.formatErrorSync(e).map((i) => i.path.join(".")),
+      onRight: () => []
+    })
+  it("decodes the runner as an Option and the config as a secret", () => {
+    const config = Either.getOrThrow(decode({ runner: { id: 7, name: "r-7", runnerScaleSetId: 1 }, encodedJITConfig: "c2VjcmV0" }))
+    assert.deepStrictEqual(config.runner._tag === "Some" ? config.runner.value : undefined, { id: 7, name: "r-7", runnerScaleSetId: 1 })
+    assert.notInclude(String(config.encodedJITConfig), "c2VjcmV0")
+    const empty = Either.getOrThrow(decode({ runner: null }))
+    assert.strictEqual(empty.runner._tag, "None")
+  })
+  it("names the wrongly typed field inside the runner", () => {
+    assert.deepStrictEqual(paths({ runner: { id: "7", name: "r" }, encodedJITConfig: "x" }), ["runner.id"])
+    assert.deepStrictEqual(paths({ runner: 5, encodedJITConfig: 3 }), ["runner", "encodedJITConfig"])
+  })
+})

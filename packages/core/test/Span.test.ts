@@ -95,6 +95,18 @@ describe("spans with a tracer installed", () => {
     }).pipe(Effect.scoped, Effect.withTracer(tracer))
   })
 
+  it.live("under the built-in tracer a request does not annotate the caller's span", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeService({ handle: () => ({ status: 200, body: { id: 1, name: "runner-1", runnerScaleSetId: 1 } }) })
+      const client = yield* patClient(fake)
+      const attributes = yield* Effect.withSpan(
+        Effect.zipRight(client.getRunner(1), Effect.map(Effect.currentSpan, (span) => span.attributes)),
+        "app.operation"
+      )
+      assert.isFalse(attributes.has("url.full"))
+      assert.isFalse(attributes.has("http.response.status_code"))
+    }).pipe(Effect.scoped))
+
   it.effect("withOperationSpan makes its span for an installed tracer only", () => {
     const { tracer } = recordingTracer()
     const inner = Span.withOperationSpan(Effect.map(Effect.currentSpan, (span) => span.name), "library.operation", { a: 1 })

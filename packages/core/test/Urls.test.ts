@@ -13,6 +13,7 @@ describe("URLs on a parsed base", () => {
     "https://host/a%20b/?x=1&y=%20",
     "https://user:pass@host:8443/path/",
     "https://host/path#fragment",
+    "https://host/?q=1#",
     "https://HOST.example/Path/",
     "https://host/ünï/"
   ]

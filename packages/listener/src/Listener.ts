@@ -20,7 +20,9 @@
  * Transient failures (transport, timeouts, 5xx, 429, a garbled 200) are retried in the loop on
  * `retry` (default `Retry.reconnect`), keeping the last message id; anything else ends the
  * stream with a `ListenerClientError`. A message that arrived is handled completely even when
- * interruption is requested meanwhile; then the interruption takes effect.
+ * interruption is requested meanwhile; then the interruption takes effect (for the client's
+ * sessions, an interruption already queued when the answer arrives wins: see
+ * `MessageSession.atomicPoll`; the message, not acknowledged, is delivered again).
  *
  * Spans (`Listener.run`, `Listener.start`, `Listener.handleMessage`, and the session's requests)
  * are made when a tracer is installed; Effect's built-in tracer records nothing, and under it

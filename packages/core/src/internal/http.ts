@@ -18,8 +18,8 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import * as Tracer from "effect/Tracer"
 import * as Retry from "../Retry.js"
+import { isBuiltInTracer } from "../Span.js"
 import {
   ActionsException,
   causeCode,
@@ -291,7 +291,10 @@ export const executeWith = (client: HttpClient.HttpClient): Execute => (spec, de
  * Annotates the operation's span (read once from the fiber's context: `Effect.annotateCurrentSpan`
  * builds an exception, with a stack, when there is none, and this runs for every request).
  */
-const annotate = (span: Tracer.AnySpan | undefined, spec: RequestSpec, status: number | undefined, attempts: number) => {
+const annotate = (fiber: Fiber.RuntimeFiber<unknown, unknown>, spec: RequestSpec, status: number | undefined, attempts: number) => {
+  // under the built-in tracer operations make no span: the current one is the caller's
+  if (isBuiltInTracer(fiber)) return
+  const span = fiber.currentSpan
   if (span === undefined || span._tag !== "Span") return
   span.attribute("http.request.method", spec.method)
   span.attribute("url.full", spec.url)
@@ -314,8 +317,9 @@ interface Settings {
 /** One request: its wire form, its attempts and the steps between them. */
 class Send {
   attempts = 0
-  readonly request: TransportRequest
-  readonly headers: Record<string, string>
+  readonly body: string | undefined
+  /** The body's content type, set over the caller's (a JSON body) or as a default (an empty one). */
+  readonly contentType: string | undefined
 
   constructor(
     readonly settings: Settings,
@@ -323,23 +327,21 @@ class Send {
     readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
     readonly deadline: number
   ) {
-    const headers: Record<string, string> = { ...spec.headers }
-    let body: string | undefined
     if (spec.json !== undefined) {
-      body = JSON.stringify(spec.json)
-      headers["content-type"] = "application/json"
+      this.body = JSON.stringify(spec.json)
+      this.contentType = "application/json"
     } else if (spec.emptyBody) {
-      body = ""
-      headers["content-type"] ??= "application/json"
+      this.body = ""
+      this.contentType = spec.headers["content-type"] ?? "application/json"
     }
-    this.headers = headers
-    this.request = { method: spec.method, url: spec.url, headers, body }
   }
 
   exchange(): Effect.Effect<TransportResponse, HttpClientError.HttpClientError> {
     this.attempts++
-    this.headers["user-agent"] = this.settings.userAgent()
-    return this.settings.execute(this.request, this.deadline)
+    // the headers of this attempt: setSystemInfo may change the User-Agent between attempts
+    const headers: Record<string, string> = { ...this.spec.headers, "user-agent": this.settings.userAgent() }
+    if (this.contentType !== undefined) headers["content-type"] = this.contentType
+    return this.settings.execute({ method: this.spec.method, url: this.spec.url, headers, body: this.body }, this.deadline)
   }
 
   isOk(status: number): boolean {
@@ -383,13 +385,13 @@ class Send {
   }
 
   succeeded(res: RawResponse): Effect.Effect<RawResponse> {
-    annotate(this.fiber.currentSpan, this.spec, res.status, this.attempts)
+    annotate(this.fiber, this.spec, res.status, this.attempts)
     return Effect.succeed(res)
   }
 
   failed(failure: AttemptFailure): Effect.Effect<never, ErrorFromStatus> {
     const spec = this.spec
-    annotate(this.fiber.currentSpan, spec, failure.response?.status, this.attempts)
+    annotate(this.fiber, spec, failure.response?.status, this.attempts)
     return Effect.fail(
       failure.response
         ? errorFromResponse({ ...failure.response, attempts: this.attempts })
@@ -492,7 +494,8 @@ export const parseBase = (base: string): BaseUrl => {
   const href = url.toString()
   const pathname = url.pathname
   const prefix = href.slice(0, href.length - pathname.length) + (pathname.endsWith("/") ? pathname.slice(0, -1) : pathname)
-  return { base, href: url.hash === "" ? href : undefined, prefix, search }
+  // a fragment (even an empty one, `#`) stays in the text: such bases take the parser's path
+  return { base, href: href.includes("#") ? undefined : href, prefix, search }
 }
 
 /** `parseBase` remembering the last base: a client's service URL, a session's queue URL. */

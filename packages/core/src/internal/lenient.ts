@@ -20,6 +20,8 @@ export interface Field<A, Optional extends boolean = false> {
   readonly expected: string
   readonly optional: Optional
   readonly decode: (u: unknown) => A | typeof INVALID
+  /** For a nested record: what is wrong inside it (so an error names the inner field). */
+  readonly issue?: ((u: unknown) => ParseResult.ParseIssue | undefined) | undefined
   // a method, so a Field<string> is also a Field<unknown> (parameters of methods are bivariant)
   encode(a: A): unknown
 }
@@ -161,10 +163,13 @@ export const redacted: Field<Redacted.Redacted<string>> = field(
 /** A nested record as an `Option`: absent and null are `None`. */
 export const option = <A, I>(schema: Schema.Schema<A, I>): Field<Option.Option<A>> => {
   const nested = optional(schema)
-  return field(nested.expected, (u) => {
-    const value = nested.decode(u)
-    return value === INVALID ? INVALID : Option.fromNullable(value)
-  }, (a) => (Option.isNone(a) ? null : nested.encode(a.value) ?? null))
+  return {
+    ...field(nested.expected, (u) => {
+      const value = nested.decode(u)
+      return value === INVALID ? INVALID : Option.fromNullable(value)
+    }, (a) => (Option.isNone(a) ? null : nested.encode(a.value) ?? null)),
+    issue: nested.issue
+  }
 }
 
 /** The compiled decoders of lenient records, for records nested in records. */
@@ -184,6 +189,10 @@ export const optional = <A, I>(schema: Schema.Schema<A, I>): Field<A | undefined
     expected: `${String(schema.ast)} or null`,
     optional: true,
     decode: (u) => (u == null ? undefined : decode(u) as A | typeof INVALID),
+    issue: (u) => {
+      const result = decodeSchema(u)
+      return result._tag === "Left" ? result.left : undefined
+    },
     encode: (a) => {
       const result = encode(a)
       return result._tag === "Right" ? result.right : undefined
@@ -294,7 +303,9 @@ export const struct = <F extends Fields>(
       // a field failed: decode again, naming every failing field
       const issues: Array<ParseResult.Pointer> = []
       interpret(keys, decoders, optional, (key) => {
-        issues.push(new ParseResult.Pointer(key, input, new ParseResult.Type(ast, input[key], `Expected ${fields[key]!.expected}`)))
+        const field = fields[key]!
+        const inner = field.issue?.(input[key]) ?? new ParseResult.Type(ast, input[key], `Expected ${field.expected}`)
+        issues.push(new ParseResult.Pointer(key, input, inner))
       })(input)
       return ParseResult.fail(new ParseResult.Composite(ast, input, issues as [ParseResult.Pointer, ...Array<ParseResult.Pointer>]))
     },
