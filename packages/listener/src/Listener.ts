@@ -37,6 +37,7 @@ import * as ScaleSetClient from "@scaleset/core/ScaleSetClient"
 import type { ResponseDecodeError } from "@scaleset/core/ScaleSetError"
 import type * as ScaleSetSchema from "@scaleset/core/ScaleSetSchema"
 import * as Channel from "effect/Channel"
+import type * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -443,19 +444,21 @@ const makeLoop = <E, R>(
     const handlePolled = (polled: Polled) =>
       polled._tag === "Undecodable" ? poisonUndecodable(polled) : handleMessage(polled.message)
 
-    /** After the poll: a failure (an interruption too) ends the step once what arrived was handled. */
-    const afterPoll = (
-      awaited: Exit.Exit<Option.Option<Polled>, ListenerClientError>,
-      arrived: () => Option.Option<Polled>,
+    /** After a poll that failed (an interruption too): what arrived is handled, then the step fails. */
+    const pollFailed = (
+      cause: Cause.Cause<ListenerClientError>,
+      arrived: Option.Option<Polled>
+    ): Effect.Effect<Chunk.Chunk<ScalingEvent>, ListenerError | E, R> =>
+      Option.isSome(arrived)
+        ? Effect.zipRight(Effect.exit(handlePolled(arrived.value)), Effect.failCause(cause))
+        : Effect.failCause(cause)
+
+    /** After a poll that succeeded: its message, or desired runners again. */
+    const polled = (
+      value: Option.Option<Polled>,
       restore: <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.Effect<A, E2, R2>
     ): Effect.Effect<Chunk.Chunk<ScalingEvent>, ListenerError | E, R> => {
-      if (Exit.isFailure(awaited)) {
-        const value = arrived()
-        return Option.isSome(value)
-          ? Effect.zipRight(Effect.exit(handlePolled(value.value)), Effect.failCause(awaited.cause))
-          : Effect.failCause(awaited.cause)
-      }
-      if (Option.isSome(awaited.value)) return handlePolled(awaited.value.value)
+      if (Option.isSome(value)) return handlePolled(value.value)
       const event = desired()
       return Effect.as(restore(handle(event)), Chunk.of(event))
     }
@@ -468,23 +471,30 @@ const makeLoop = <E, R>(
     const step = Effect.uninterruptibleMask((restore) => {
       const poll = (max: number) => {
         let arrived = Option.none<Polled>()
-        const polled = withRetry(
-          "getMessage",
-          session.getMessage(lastMessageId, max).pipe(
-            Effect.map(Option.map((message): Polled => ({ _tag: "Message", message }))),
-            Effect.catchTag("ResponseDecodeError", giveUpOnUndecodable),
-            Effect.map((value) => (arrived = value))
-          )
-        )
+        const once = Effect.matchEffect(session.getMessage(lastMessageId, max), {
+          onSuccess: (message): Effect.Effect<Option.Option<Polled>, MessageSession.MessageSessionError> => {
+            arrived = Option.map(message, (m): Polled => ({ _tag: "Message", message: m }))
+            return Effect.succeed(arrived)
+          },
+          onFailure: (error): Effect.Effect<Option.Option<Polled>, MessageSession.MessageSessionError> =>
+            error._tag === "ResponseDecodeError"
+              ? Effect.tap(giveUpOnUndecodable(error), (value) => void (arrived = value))
+              : Effect.fail(error)
+        })
+        const retried = withRetry("getMessage", once)
         if (session.atomicPoll === true) {
-          return Effect.flatMap(Effect.exit(restore(polled)), (awaited) => afterPoll(awaited, () => arrived, restore))
+          return Effect.matchCauseEffect(restore(retried), {
+            onFailure: (cause) => pollFailed(cause, arrived),
+            onSuccess: (value) => polled(value, restore)
+          })
         }
-        return Effect.flatMap(Effect.fork(restore(polled)), (fiber) =>
-          Effect.flatMap(Effect.exit(restore(Fiber.await(fiber))), (awaited) =>
-            Exit.isSuccess(awaited)
-              ? afterPoll(awaited.value, () => Option.none(), restore)
-              : Effect.flatMap(Fiber.interrupt(fiber), (exit) =>
-                afterPoll(Exit.failCause(awaited.cause), () => Exit.isSuccess(exit) ? exit.value : Option.none(), restore))))
+        return Effect.flatMap(Effect.fork(restore(retried)), (fiber) =>
+          Effect.matchCauseEffect(restore(Fiber.join(fiber)), {
+            onSuccess: (value) => polled(value, restore),
+            onFailure: (cause) =>
+              Effect.flatMap(Fiber.interrupt(fiber), (exit) =>
+                pollFailed(cause, Exit.isSuccess(exit) ? exit.value : Option.none()))
+          }))
       }
       const polling = readMaxRunners === undefined
         ? poll(maxRunners as number)
