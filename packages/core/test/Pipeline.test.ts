@@ -211,3 +211,25 @@ describe("User-Agent", () => {
       assert.deepStrictEqual(yield* client.systemInfo, { system: "sys", version: "2.0.0", commitSha: "def", scaleSetId: 42, subsystem: "listener" })
     }).pipe(Effect.scoped))
 })
+
+describe("arguments from JavaScript", () => {
+  it.live("an operation given nothing is an effect that dies when run, not a throw when made", () =>
+    Effect.gen(function*() {
+      const service = yield* fakeService({ handle: () => ({ status: 200, body: { count: 0, value: [] } }) })
+      const client = yield* patClient(service)
+      const nothing = undefined as unknown as never
+      // made without throwing …
+      const effects = [
+        client.generateJitRunnerConfig(nothing, 1),
+        client.createRunnerScaleSet(nothing),
+        client.updateRunnerScaleSet(1, nothing),
+        client.getOrCreateRunnerScaleSet(nothing)
+      ]
+      // … and each dies when run, sending nothing
+      for (const effect of effects) {
+        const exit = yield* Effect.exit(effect)
+        assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Die", String(exit))
+      }
+      assert.strictEqual(service.actions().length, 0)
+    }).pipe(Effect.scoped))
+})
