@@ -219,7 +219,7 @@ describe("arguments from JavaScript", () => {
       const client = yield* patClient(service)
       const nothing = undefined as unknown as never
       // made without throwing …
-      const effects = [
+      const effects: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
         client.generateJitRunnerConfig(nothing, 1),
         client.createRunnerScaleSet(nothing),
         client.updateRunnerScaleSet(1, nothing),
