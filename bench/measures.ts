@@ -58,8 +58,8 @@ export const p1 = async ({ rounds, warm, quick }: Sizes): Promise<Row> => {
       }).then((res) => res.body.json())
     const baseline = () => timed(() => Promise.all(Array.from({ length: 64 }, (_, i) => raw(i))))
     await warmUp(warm, subject, baseline)
-    // a round is ~30 ms, where one collection or timer hiccup weighs much: three times the rounds
-    const paired = await interleave(quick ? rounds : rounds * 3, subject, baseline)
+    // a round is ~30 ms, where one collection or timer hiccup weighs much: five times the rounds
+    const paired = await interleave(quick ? rounds : rounds * 5, subject, baseline)
     const one = summary(await Promise.all([0, 1, 2].map(() => timed(() => runtime.runPromise(client.generateJitRunnerConfig({ name: "one" }, 1))))))
     const ratio = summary(paired.ratios)
     const subjectMs = summary(paired.subject).median

@@ -267,6 +267,10 @@ const dispatch = <A>(
 
 /** Header values as one string each (repeated headers joined, as the platform's `Headers` does). */
 const flatHeaders = (raw: RawHeaders): Record<string, string> => {
+  let flat = true
+  for (const name in raw) if (typeof raw[name] !== "string") flat = false
+  // undici's own object when every value is one string already (the usual answer)
+  if (flat) return raw as Record<string, string>
   const out: Record<string, string> = {}
   for (const name in raw) {
     const value = raw[name]
