@@ -265,40 +265,7 @@ const makeLoop = <E, R>(
 
     const desired = (): ScalingEvent => ScalingEvent.DesiredRunners({ count: latest.totalAssignedJobs, statistics: latest })
 
-    /** The first event: desired runners from the session's statistics. */
-    const start = Effect.gen(function*() {
-      if (typeof maxRunners === "number") yield* recorder.recordMaxRunners(maxRunners)
-      yield* recorder.recordStatistics(latest)
-      const event = desired()
-      const provisioned = yield* handle(event)
-      yield* recorder.recordDesiredRunners(typeof provisioned === "number" ? provisioned : latest.totalAssignedJobs)
-      return Chunk.of(event)
-    }).pipe((effect) => Span.withOperationSpan(effect, "Listener.start"))
-
-    /** One event: its metrics and the handler. */
-    const handleEvent = (event: ScalingEvent): Effect.Effect<void, E, R> => {
-      switch (event._tag) {
-        case "JobStarted":
-          return Effect.zipRight(recorder.recordJobStarted(event.job), handle(event))
-        case "JobCompleted":
-          return Effect.zipRight(recorder.recordJobCompleted(event.job), handle(event))
-        case "DesiredRunners":
-          return Effect.flatMap(handle(event), (provisioned) =>
-            recorder.recordDesiredRunners(typeof provisioned === "number" ? provisioned : event.count))
-        default:
-          return Effect.asVoid(handle(event))
-      }
-    }
-
-    /** Handles one message; runs uninterruptibly (the caller masks). */
-    // traced where a handler runs in it (`events` hands the events on, the consumer handles them)
-    const handleMessage = (message: ScaleSetSchema.RunnerScaleSetMessage) =>
-      mode === "events" ? handleMessageBody(message) : Span.withOperationSpan(
-        handleMessageBody(message),
-        "Listener.handleMessage",
-        { messageId: message.messageId, jobs: message.jobs.length }
-      )
-    /** The metrics of one event, for the event stream (its consumer handles the events). */
+    /** The metrics of one event (desired runners: the count asked for). */
     const recordEvent = (event: ScalingEvent): Effect.Effect<void> | undefined => {
       switch (event._tag) {
         case "JobStarted":
@@ -312,6 +279,33 @@ const makeLoop = <E, R>(
       }
     }
 
+    /** One event: its metrics and the handler (desired runners: the count the scaler provisioned). */
+    const handleEvent = (event: ScalingEvent): Effect.Effect<void, E, R> => {
+      if (event._tag === "DesiredRunners") {
+        return Effect.flatMap(handle(event), (provisioned) =>
+          recorder.recordDesiredRunners(typeof provisioned === "number" ? provisioned : event.count))
+      }
+      const record = recordEvent(event)
+      return record === undefined ? Effect.asVoid(handle(event)) : Effect.zipRight(record, handle(event))
+    }
+
+    /** The first event: desired runners from the session's statistics. */
+    const start = Effect.gen(function*() {
+      if (typeof maxRunners === "number") yield* recorder.recordMaxRunners(maxRunners)
+      yield* recorder.recordStatistics(latest)
+      const event = desired()
+      yield* handleEvent(event)
+      return Chunk.of(event)
+    }).pipe((effect) => Span.withOperationSpan(effect, "Listener.start"))
+
+    /** Handles one message; runs uninterruptibly (the caller masks). */
+    // traced where a handler runs in it (`events` hands the events on, the consumer handles them)
+    const handleMessage = (message: ScaleSetSchema.RunnerScaleSetMessage) =>
+      mode === "events" ? handleMessageBody(message) : Span.withOperationSpan(
+        handleMessageBody(message),
+        "Listener.handleMessage",
+        { messageId: message.messageId, jobs: message.jobs.length }
+      )
     /** A handling that failed: delivered again, or after `maxDeliveries` given up on. */
     const handlingFailed = Effect.fnUntraced(function*(messageId: number, error: E) {
       // the message is already acknowledged: it cannot come again, so the run ends (Go)
